@@ -72,10 +72,13 @@ export class RingConsumer {
   }
 
   private readManyToOne(handler: RecordHandler, limit: number): number {
-    const { words, bytes, mask } = this.ring;
+    const { words, bytes, mask, capacity } = this.ring;
+    // A full ring holds a whole lap of unreleased records: past it, the record at the cursor is
+    // the first one read in this lap, still in place because it is not released yet.
+    const end = (this.head + capacity) | 0;
     let cursor = this.cursor;
     let count = 0;
-    while (count < limit) {
+    while (cursor !== end && count < limit) {
       const index = cursor & mask;
       // Consumes a record published by its producer's ordered length store.
       const length = Atomics.load(words, index >> 2);
@@ -124,6 +127,7 @@ export class RingConsumer {
   /** Whether a read would return something now. */
   hasData(): boolean {
     if (!this.manyToOne) return Atomics.load(this.ring.control, TAIL_INDEX) !== this.cursor;
+    if (this.cursor === ((this.head + this.ring.capacity) | 0)) return false;
     return Atomics.load(this.ring.words, (this.cursor & this.ring.mask) >> 2) > 0;
   }
 
