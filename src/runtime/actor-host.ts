@@ -1,0 +1,164 @@
+/**
+ * The worker side of an actor: the entry script every actor worker runs. It imports the actor
+ * module, wires its mailbox (a fan-in over its inbound rings) and refs, beats the heartbeat from
+ * the event loop, serves the control plane over comlink, and runs the read-handle-release loop.
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from './comlink-endpoint.js';
+import { FanInConsumer } from '../native/fan-in.js';
+import { BackoffIdleStrategy } from '../native/idle-strategy.js';
+import { ActorRef } from './actor-ref.js';
+import { isDefinedActor, type ActorContext, type DefinedActor } from './actor.js';
+import { Heartbeat } from './heartbeat.js';
+import { createLogger } from './logger.js';
+import { MSG_BOOT_FAILED, MSG_READY, type ActorWorkerData, type BootMessage } from './protocol.js';
+import type { ActorStats, ControlApi } from './control.js';
+
+const data = workerData as ActorWorkerData;
+const port = parentPort!;
+const heartbeat = new Heartbeat(data.heartbeat);
+heartbeat.beat();
+// Beats from a timer: a blocked event loop stops it, which the supervisor reads as a stall.
+const beatTimer = setInterval(() => heartbeat.beat(), data.heartbeatIntervalMs);
+
+const log = createLogger({ actor: data.id, restart: data.restartCount }, data.log);
+const refs = new Map(Object.entries(data.outbound).map(([target, ring]) => [target, new ActorRef(target, ring)]));
+const mailbox = data.inbound.length > 0 ? new FanInConsumer(data.inbound) : null;
+const idle = new BackoffIdleStrategy(data.idle);
+const lifecycle = new AbortController();
+let draining = false;
+let stopping = false;
+let handled = 0;
+let drained: (() => void) | null = null;
+
+const ctx: ActorContext = {
+  id: data.id,
+  args: data.args,
+  restartCount: data.restartCount,
+  redelivered: data.redelivered,
+  log,
+  signal: lifecycle.signal,
+  ref(target: string): ActorRef {
+    const ref = refs.get(target);
+    if (ref === undefined) throw new Error(`actor ${data.id} has no ref to "${target}"; its sendsTo is [${[...refs.keys()].join(', ')}]`);
+    return ref;
+  },
+  exit(): void {
+    void shutdown(0);
+  },
+};
+
+function post(message: BootMessage): void {
+  port.postMessage(message);
+}
+
+let actor: DefinedActor;
+let state: unknown;
+try {
+  const mod = (await import(data.module)) as { actor?: unknown };
+  if (!isDefinedActor(mod.actor)) throw new TypeError(`module ${data.module} does not export an actor made with defineActor as "actor"`);
+  actor = mod.actor;
+  state = await actor.init?.(ctx);
+} catch (error) {
+  const e = error instanceof Error ? error : new Error(String(error));
+  post({ code: MSG_BOOT_FAILED, message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) });
+  clearInterval(beatTimer);
+  process.exit(1);
+}
+
+const control: ControlApi = {
+  stats(): ActorStats {
+    return {
+      id: data.id,
+      restartCount: data.restartCount,
+      handledBatches: handled,
+      mailboxBytes: mailbox?.occupiedBytes ?? 0,
+      eventLoopUtilization: performance.eventLoopUtilization().utilization,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      actor: actor.stats?.(ctx, state) ?? {},
+    };
+  },
+  async reconfigure(partial: unknown): Promise<void> {
+    if (actor.reconfigure === undefined) throw new Error(`actor ${data.id} does not take reconfigure()`);
+    await actor.reconfigure(partial, ctx, state);
+  },
+  async drain(): Promise<void> {
+    draining = true;
+    lifecycle.abort();
+    await new Promise<void>((resolve) => {
+      drained = resolve;
+      if (mailbox === null) resolve();
+    });
+    await actor.flush?.(ctx, state);
+  },
+  async stop(): Promise<void> {
+    await shutdown(0);
+  },
+};
+Comlink.expose(control, nodeEndpoint(data.control));
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  lifecycle.abort();
+  try {
+    await actor.stop?.(ctx, state);
+  } finally {
+    clearInterval(beatTimer);
+    // Gives the control plane's reply to stop() a turn to leave before the thread ends.
+    setImmediate(() => process.exit(code));
+  }
+}
+
+post({ code: MSG_READY });
+
+// Parallel arrays reused across reads: the records of one read, from any of the inbound rings.
+const rings: Uint8Array[] = [];
+const offsets: number[] = [];
+const lengths: number[] = [];
+const types: number[] = [];
+const collect = (type: number, bytes: Uint8Array, offset: number, length: number): void => {
+  rings.push(bytes);
+  types.push(type);
+  offsets.push(offset);
+  lengths.push(length);
+};
+
+async function mailboxLoop(source: FanInConsumer): Promise<void> {
+  const handle = actor.handle;
+  if (handle === undefined) throw new Error(`actor ${data.id} has senders but no handle()`);
+  while (!stopping) {
+    rings.length = offsets.length = lengths.length = types.length = 0;
+    const n = source.read(collect, data.readBatch);
+    if (n === 0) {
+      if (draining && !source.hasData()) {
+        drained?.();
+        drained = null;
+      }
+      await idle.idle(source);
+      continue;
+    }
+    heartbeat.setUnreleased(n);
+    for (let i = 0; i < n; i++) {
+      const view = rings[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!);
+      const result = handle(view, ctx, state, types[i]!);
+      if (result !== undefined) await result;
+    }
+    source.release();
+    heartbeat.setUnreleased(0);
+    heartbeat.handled(n);
+    handled += n;
+  }
+}
+
+if (mailbox !== null) void mailboxLoop(mailbox).catch(crash);
+if (actor.run !== undefined) void actor.run(ctx, state).catch(crash);
+
+function crash(error: unknown): void {
+  // An error in the loop is the actor's crash: let it surface as the worker's uncaught error.
+  setImmediate(() => {
+    throw error;
+  });
+}

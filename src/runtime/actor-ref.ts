@@ -1,0 +1,60 @@
+/**
+ * A reference to another actor's mailbox: the sending side of one ring that the supervisor created
+ * for this (sender, receiver) pair. Rings belong to the supervisor side, so a ref stays valid
+ * across restarts of either actor.
+ */
+
+import { RingProducer } from '../native/ring-producer.js';
+
+/** Record type of a message sent through `send` without an explicit type. */
+export const DEFAULT_MESSAGE_TYPE = 1;
+
+export class ActorRef {
+  readonly target: string;
+  private readonly producer: RingProducer;
+
+  constructor(target: string, ring: SharedArrayBuffer) {
+    this.target = target;
+    this.producer = new RingProducer(ring);
+  }
+
+  /** Largest message this mailbox takes, in bytes. */
+  get maxMessageBytes(): number {
+    return this.producer.ring.maxPayload;
+  }
+
+  /** Copies `message` into the mailbox; false when it is full (the caller decides what to do). */
+  trySend(message: Uint8Array, type: number = DEFAULT_MESSAGE_TYPE): boolean {
+    return this.producer.tryWrite(type, message);
+  }
+
+  /**
+   * Copies `message` into the mailbox, waiting while it is full: this is backpressure, the
+   * sender slows to the receiver's pace. Rejects after `timeoutMs` with the mailbox still full.
+   */
+  async send(message: Uint8Array, type: number = DEFAULT_MESSAGE_TYPE, timeoutMs = 30_000): Promise<void> {
+    if (this.producer.tryWrite(type, message)) return;
+    const offset = await this.producer.claim(type, message.length, timeoutMs);
+    if (offset < 0) throw new Error(`mailbox of ${this.target} stayed full for ${timeoutMs} ms`);
+    this.producer.ring.bytes.set(message, offset);
+    this.producer.commit();
+  }
+
+  /**
+   * Zero-copy send: claims `length` bytes and returns the mailbox's bytes and the offset to write
+   * at, or null when full. Follow with `commit(actualLength)`.
+   */
+  tryClaim(length: number, type: number = DEFAULT_MESSAGE_TYPE): { bytes: Uint8Array; offset: number } | null {
+    const offset = this.producer.tryClaim(type, length);
+    return offset < 0 ? null : { bytes: this.producer.ring.bytes, offset };
+  }
+
+  commit(length?: number): void {
+    this.producer.commit(length);
+  }
+
+  /** Bytes waiting in the receiver's mailbox from this sender. */
+  get pendingBytes(): number {
+    return this.producer.ring.occupiedBytes;
+  }
+}
