@@ -12,6 +12,7 @@ import {
   DATA_OFFSET,
   DATA_SEQ_INDEX,
   DATA_SLEEPING_INDEX,
+  HEAD_INDEX,
   KIND_INDEX,
   KIND_MANY_TO_ONE,
   KIND_ONE_TO_ONE,
@@ -22,6 +23,7 @@ import {
   MIN_CAPACITY,
   SPACE_SEQ_INDEX,
   SPACE_SLEEPING_INDEX,
+  TAIL_INDEX,
   VERSION_INDEX,
   isPowerOfTwo,
   maxPayloadLength,
@@ -108,6 +110,12 @@ export class RingBuffer {
     this.words = new Int32Array(sab, DATA_OFFSET, capacity >> 2);
     this.dataDoorbell = new Doorbell(this.control, DATA_SLEEPING_INDEX, DATA_SEQ_INDEX);
     this.spaceDoorbell = new Doorbell(this.control, SPACE_SLEEPING_INDEX, SPACE_SEQ_INDEX);
+  }
+
+  /** Bytes claimed by producers and not yet released by the consumer (a snapshot). */
+  get occupiedBytes(): number {
+    // Consumes both positions; each is exact, their difference is a moment's snapshot.
+    return (Atomics.load(this.control, TAIL_INDEX) - Atomics.load(this.control, HEAD_INDEX)) >>> 0;
   }
 }
 
