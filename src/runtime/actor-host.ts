@@ -89,7 +89,7 @@ const control: ControlApi = {
     lifecycle.abort();
     await new Promise<void>((resolve) => {
       drained = resolve;
-      if (mailbox === null) resolve();
+      if (mailbox === null || actor.handle === undefined) resolve();
     });
     await actor.flush?.(ctx, state);
   },
@@ -127,8 +127,7 @@ const collect = (type: number, bytes: Uint8Array, offset: number, length: number
 };
 
 async function mailboxLoop(source: FanInConsumer): Promise<void> {
-  const handle = actor.handle;
-  if (handle === undefined) throw new Error(`actor ${data.id} has senders but no handle()`);
+  const handle = actor.handle!;
   while (!stopping) {
     rings.length = offsets.length = lengths.length = types.length = 0;
     const n = source.read(collect, data.readBatch);
@@ -153,7 +152,8 @@ async function mailboxLoop(source: FanInConsumer): Promise<void> {
   }
 }
 
-if (mailbox !== null) void mailboxLoop(mailbox).catch(crash);
+// An actor without handle() (a pure source) leaves its mailbox unread: nothing is sent to it.
+if (mailbox !== null && actor.handle !== undefined) void mailboxLoop(mailbox).catch(crash);
 if (actor.run !== undefined) void actor.run(ctx, state).catch(crash);
 
 function crash(error: unknown): void {

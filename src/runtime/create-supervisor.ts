@@ -6,6 +6,7 @@
 import type { LevelWithSilent } from 'pino';
 import type { IdleOptions } from '../native/idle-strategy.js';
 import { validateSupervisorSpec, type NormalizedChildSpec, type NormalizedSupervisorSpec } from './child-spec.js';
+import { specError } from './errors.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
 import { buildTopology } from './topology.js';
@@ -31,6 +32,12 @@ function actorsOf(spec: NormalizedSupervisorSpec): NormalizedChildSpec[] {
 export function createSupervisor(spec: unknown, options: CreateSupervisorOptions = {}): Supervisor {
   const normalized = validateSupervisorSpec(spec);
   const actors = actorsOf(normalized);
+  // Actors are wired and found by id across the whole tree, so ids must be unique tree-wide.
+  const seen = new Set<string>();
+  for (const a of actors) {
+    if (seen.has(a.id)) throw specError(`${a.id}`, 'an actor id unique in the whole tree', a.id);
+    seen.add(a.id);
+  }
   const wiring = buildTopology(actors.map((a) => ({ id: a.id, sendsTo: a.sendsTo, mailboxBytes: a.mailboxBytes })));
   const logOptions = { level: options.log?.level ?? 'info', destination: options.log?.destination ?? 2 };
   const log = createLogger({ supervisor: normalized.id }, logOptions);
