@@ -87,6 +87,8 @@ const control: ControlApi = {
   async drain(): Promise<void> {
     draining = true;
     lifecycle.abort();
+    // A source's run loop ends on the abort: what it was sending lands before drain answers.
+    await running;
     await new Promise<void>((resolve) => {
       drained = resolve;
       if (mailbox === null || actor.handle === undefined) resolve();
@@ -154,7 +156,8 @@ async function mailboxLoop(source: FanInConsumer): Promise<void> {
 
 // An actor without handle() (a pure source) leaves its mailbox unread: nothing is sent to it.
 if (mailbox !== null && actor.handle !== undefined) void mailboxLoop(mailbox).catch(crash);
-if (actor.run !== undefined) void actor.run(ctx, state).catch(crash);
+const running: Promise<void> = actor.run === undefined ? Promise.resolve() : actor.run(ctx, state);
+running.catch(crash);
 
 function crash(error: unknown): void {
   // An error in the loop is the actor's crash: let it surface as the worker's uncaught error.

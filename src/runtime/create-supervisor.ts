@@ -9,7 +9,7 @@ import { validateSupervisorSpec, type NormalizedChildSpec, type NormalizedSuperv
 import { specError } from './errors.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
-import { buildTopology } from './topology.js';
+import { buildTopology, drainOrder } from './topology.js';
 
 export interface CreateSupervisorOptions {
   /**
@@ -38,7 +38,8 @@ export function createSupervisor(spec: unknown, options: CreateSupervisorOptions
     if (seen.has(a.id)) throw specError(`${a.id}`, 'an actor id unique in the whole tree', a.id);
     seen.add(a.id);
   }
-  const wiring = buildTopology(actors.map((a) => ({ id: a.id, sendsTo: a.sendsTo, mailboxBytes: a.mailboxBytes })));
+  const inputs = actors.map((a) => ({ id: a.id, sendsTo: a.sendsTo, mailboxBytes: a.mailboxBytes }));
+  const wiring = buildTopology(inputs);
   const logOptions = { level: options.log?.level ?? 'info', destination: options.log?.destination ?? 2 };
   const log = createLogger({ supervisor: normalized.id }, logOptions);
   const root = new Supervisor(normalized, {
@@ -49,6 +50,7 @@ export function createSupervisor(spec: unknown, options: CreateSupervisorOptions
     readBatch: options.readBatch ?? 64,
     bootTimeoutMs: options.bootTimeoutMs ?? 10_000,
     root: null,
+    drainOrder: drainOrder(inputs),
   });
   root.onFailure = (error) => {
     if ((options.onRootFailure ?? 'exit') !== 'exit') return;

@@ -59,6 +59,8 @@ export interface TreeContext {
   bootTimeoutMs: number;
   /** Forwards every event of every supervisor in the tree to the root's listeners. */
   root: Supervisor | null;
+  /** Actor ids, senders before receivers (topology.ts drainOrder). */
+  drainOrder: readonly string[];
 }
 
 interface Child {
@@ -81,6 +83,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private restartTimes: number[] = [];
   private state: 'idle' | 'running' | 'stopping' | 'failed' | 'stopped' = 'idle';
   private queue: Promise<void> = Promise.resolve();
+  private readonly restartsByCause = new Map<string, Map<string, number>>();
   /** Set by the parent: called when this supervisor gives up. */
   onFailure: ((error: RuntimeError) => void) | null = null;
 
@@ -90,6 +93,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   ) {
     super();
     this.id = spec.id;
+    // Counted at the root, for every supervisor in the tree: bounded by ids x causes.
+    if (tree.root === null) {
+      this.on('restart', (e) => {
+        const causes = this.restartsByCause.get(e.child) ?? new Map<string, number>();
+        causes.set(e.cause, (causes.get(e.cause) ?? 0) + 1);
+        this.restartsByCause.set(e.child, causes);
+      });
+    }
     this.children = spec.children.map((c) => ({ spec: c, actor: null, supervisor: null, stopping: false, restarts: 0, consecutive: 0, startedAt: 0, redelivered: 0 }));
   }
 
@@ -249,17 +260,33 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.state = 'stopped';
   }
 
-  /** Handles everything in flight: each actor in start order empties its mailbox and flushes. */
+  /**
+   * Handles everything in flight: actor by actor, senders before receivers, each stops taking
+   * input, empties its mailbox and flushes.
+   */
   async drain(): Promise<void> {
-    for (const child of this.children) {
-      if (child.actor?.isRunning) {
-        await child.actor.control.drain(child.spec.shutdownMs).catch((error: unknown) => {
-          this.tree.log.warn({ supervisor: this.id, child: child.spec.id, err: error }, 'drain did not complete');
-        });
-      } else if (child.supervisor !== null) {
-        await child.supervisor.drain();
-      }
+    for (const id of this.tree.drainOrder) {
+      const actor = this.find(id);
+      if (actor === null || !actor.isRunning) continue;
+      const shutdownMs = this.childSpec(id)?.shutdownMs ?? 5000;
+      await actor.control.drain(shutdownMs).catch((error: unknown) => {
+        this.tree.log.warn({ supervisor: this.id, child: id, err: error }, 'drain did not complete');
+      });
     }
+  }
+
+  private childSpec(id: string): NormalizedChildSpec | null {
+    for (const child of this.children) {
+      if (child.spec.id === id && child.spec.type === 'worker') return child.spec;
+      const inner = child.supervisor?.childSpec(id);
+      if (inner) return inner;
+    }
+    return null;
+  }
+
+  /** Restarts so far, by actor (or nested supervisor) id and cause. */
+  restartCounts(): Record<string, Record<string, number>> {
+    return Object.fromEntries([...this.restartsByCause].map(([id, causes]) => [id, Object.fromEntries(causes)]));
   }
 
   /** The actor process with this id, anywhere below this supervisor. */

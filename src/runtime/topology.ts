@@ -51,3 +51,26 @@ export function buildTopology(actors: readonly WiringInput[]): Map<string, Actor
     ]),
   );
 }
+
+/**
+ * The order to drain actors in: every sender before the actors it sends to, so each drains after
+ * everything upstream has stopped and delivered. Actors in a cycle keep their spec order.
+ */
+export function drainOrder(actors: readonly WiringInput[]): string[] {
+  const indegree = new Map(actors.map((a) => [a.id, 0]));
+  for (const a of actors) for (const t of a.sendsTo) indegree.set(t, (indegree.get(t) ?? 0) + 1);
+  const byId = new Map(actors.map((a) => [a.id, a]));
+  const ready = actors.filter((a) => indegree.get(a.id) === 0).map((a) => a.id);
+  const order: string[] = [];
+  while (ready.length > 0) {
+    const id = ready.shift()!;
+    order.push(id);
+    for (const t of byId.get(id)!.sendsTo) {
+      const left = indegree.get(t)! - 1;
+      indegree.set(t, left);
+      if (left === 0) ready.push(t);
+    }
+  }
+  const placed = new Set(order);
+  return [...order, ...actors.filter((a) => !placed.has(a.id)).map((a) => a.id)];
+}

@@ -31,6 +31,8 @@ export function workerModuleUrl(module: string | URL): URL {
   const path = fileURLToPath(url);
   if (!path.endsWith('.ts')) return url;
   const rel = relative(PROJECT_ROOT, path);
+  // Compiled code names its sibling modules by their source name too: they sit beside it as .js.
+  if (rel.startsWith(`dist${sep}`)) return pathToFileURL(path.replace(/\.ts$/, '.js'));
   if (rel.startsWith('..')) {
     throw new WorkerModuleError(`worker module ${path} is TypeScript outside the project; compile it to JavaScript first`);
   }

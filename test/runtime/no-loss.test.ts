@@ -99,3 +99,31 @@ describe('backpressure', () => {
     expect(growthKiB).toBeLessThan(16 * 1024);
   });
 });
+
+describe('graceful stop', () => {
+  it('drains senders before receivers: every event sent before stop() is handled', async () => {
+    const count = 50_000_000;
+    const seen = new SharedArrayBuffer(Math.ceil(count / 32) * 4);
+    const counters = new SharedArrayBuffer(8);
+    const sent = new SharedArrayBuffer(4);
+    const sup = createSupervisor(
+      {
+        id: 'root',
+        type: 'supervisor',
+        children: [
+          { id: 'sink', type: 'worker', module: SINK, args: { seen, counters, slowMicros: 50 }, mailboxBytes: 256 * 1024 },
+          { id: 'source', type: 'worker', module: SOURCE, args: { target: 'sink', count, perBatch: 256, sent }, sendsTo: ['sink'] },
+        ],
+      },
+      { onRootFailure: 'emit', log: { level: 'silent' } },
+    );
+    await sup.start();
+    const sentCount = new Int32Array(sent);
+    while (Atomics.load(sentCount, 0) < 200_000) await new Promise((r) => setTimeout(r, 5));
+    await sup.stop();
+    const total = Atomics.load(sentCount, 0);
+    expect(total).toBeGreaterThanOrEqual(200_000);
+    expect(total).toBeLessThan(count);
+    expect(countSeen(new Int32Array(seen))).toBe(total);
+  });
+});

@@ -84,6 +84,7 @@ describe('restart intensity', () => {
     await sup.ref('a').send(EMPTY, CMD_CRASH);
     expect(await escalated).toMatch(/supervisor "root" gave up: 4 restarts within 10000 ms exceed its intensity of 3; last failure in child "a": a crashed on command/);
     expect(sup.running).toBe(false);
+    expect(sup.restartCounts()).toEqual({ a: { error: 3 } });
   });
 });
 
