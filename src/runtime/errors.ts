@@ -9,7 +9,8 @@ export type RuntimeErrorCode =
   | 'ERR_ACTOR_BOOT'
   | 'ERR_ACTOR_STOPPED'
   | 'ERR_CONTROL_TIMEOUT'
-  | 'ERR_UNKNOWN_CHILD';
+  | 'ERR_UNKNOWN_CHILD'
+  | 'ERR_POOL_FULL';
 
 export class RuntimeError extends Error {
   readonly code: RuntimeErrorCode;
