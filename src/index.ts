@@ -1,0 +1,30 @@
+/**
+ * Seatbelt's public API: the embedding API (supervisor, actors, pool, codec) and the shared-memory
+ * primitives it is built on. Named exports only; the README documents each.
+ */
+
+export { createSupervisor, type CreateSupervisorOptions } from './runtime/create-supervisor.js';
+export { Supervisor, type RestartEvent, type EscalateEvent, type StallEvent } from './runtime/supervisor.js';
+export { defineActor, type ActorContext, type ActorDefinition, type DefinedActor } from './runtime/actor.js';
+export { ActorRef } from './runtime/actor-ref.js';
+export type { ActorStats } from './runtime/control.js';
+export type { ExitCause } from './runtime/actor-process.js';
+export type { ChildSpec, SupervisorSpec, RestartType, Strategy } from './runtime/child-spec.js';
+export { Pool, type PoolOptions, type PoolStats } from './runtime/pool.js';
+export { RuntimeError, SpecError, type RuntimeErrorCode } from './runtime/errors.js';
+export { Codec, BatchWriter, BatchReader, CodecError, type CodecStructures } from './runtime/codec.js';
+export {
+  createRing,
+  attachRing,
+  RingProducer,
+  ManyToOneProducer,
+  RingConsumer,
+  FanInConsumer,
+  BackoffIdleStrategy,
+  RingError,
+  RingRangeError,
+  type RingKind,
+  type RingOptions,
+  type RecordHandler,
+  type IdleOptions,
+} from './native/index.js';
