@@ -17,6 +17,8 @@
 export type WakeReason = 'woken' | 'changed' | 'timed-out';
 
 const noop = (): void => {};
+/** setTimeout fires at once (with a warning) past 2^31 - 1 ms; a longer wait re-arms on return. */
+const MAX_TIMER_MS = 0x7fffffff;
 
 export class Doorbell {
   private readonly words: Int32Array;
@@ -48,11 +50,12 @@ export class Doorbell {
 
   /** Sleeps until woken, until SEQ differs from `seq`, or for at most `timeoutMs`. */
   async wait(seq: number, timeoutMs: number): Promise<WakeReason> {
+    timeoutMs = Math.min(Math.max(0, timeoutMs), MAX_TIMER_MS);
     const result = Atomics.waitAsync(this.words, this.seqIndex, seq, timeoutMs);
     if (!result.async) return result.value === 'not-equal' ? 'changed' : 'timed-out';
     // The one place that keeps the event loop alive on purpose: a pending waitAsync does not
     // (Node 20), and a sleeping consumer must not let its thread exit.
-    const keepAlive = setTimeout(noop, timeoutMs + 1000);
+    const keepAlive = setTimeout(noop, Math.min(timeoutMs + 1000, MAX_TIMER_MS));
     try {
       const value = await result.value;
       return value === 'ok' ? 'woken' : 'timed-out';

@@ -18,10 +18,12 @@ export class ManyToOneProducer implements Producer {
   readonly ring: RingBuffer;
   private claimIndex = -1;
   private claimLength = 0;
+  private headCache: number;
 
   constructor(ring: RingBuffer | SharedArrayBuffer) {
     this.ring = ring instanceof RingBuffer ? ring : attachRing(ring);
     if (this.ring.kind !== 'many-to-one') throw stateError('ManyToOneProducer needs a many-to-one ring; use RingProducer');
+    this.headCache = Atomics.load(this.ring.control, HEAD_INDEX);
   }
 
   tryClaim(type: number, length: number): number {
@@ -35,13 +37,17 @@ export class ManyToOneProducer implements Producer {
     let toEnd: number;
     let tail: number;
     for (;;) {
-      // Consumes the consumer's released position and the other producers' claims.
-      const head = Atomics.load(control, HEAD_INDEX);
+      // Consumes the other producers' claims.
       tail = Atomics.load(control, TAIL_INDEX);
       index = tail & ring.mask;
       toEnd = ring.capacity - index;
       const required = aligned <= toEnd ? aligned : aligned + toEnd;
-      if (required > ring.capacity - ((tail - head) >>> 0)) return -1;
+      if (required > ring.capacity - ((tail - this.headCache) >>> 0)) {
+        // Consumes the consumer's released position, only when the cached one says full (HEAD
+        // only moves forward, so a stale cache is merely pessimistic).
+        this.headCache = Atomics.load(control, HEAD_INDEX);
+        if (required > ring.capacity - ((tail - this.headCache) >>> 0)) return -1;
+      }
       // Claims [tail, tail + required) for this producer alone.
       if (Atomics.compareExchange(control, TAIL_INDEX, tail, (tail + required) | 0) === tail) break;
     }

@@ -173,15 +173,16 @@ export class RingConsumer {
     return true;
   }
 
+  /** Zeroes [from, to) in 8-byte words (positions are always 8-byte aligned). */
   private zero(from: number, to: number): void {
-    const { bytes, mask, capacity } = this.ring;
+    const { longs, mask, capacity } = this.ring;
     const start = from & mask;
     const length = (to - from) >>> 0;
     if (start + length <= capacity) {
-      bytes.fill(0, start, start + length);
+      longs.fill(0n, start >> 3, (start + length) >> 3);
     } else {
-      bytes.fill(0, start, capacity);
-      bytes.fill(0, 0, start + length - capacity);
+      longs.fill(0n, start >> 3, capacity >> 3);
+      longs.fill(0n, 0, (start + length - capacity) >> 3);
     }
   }
 }

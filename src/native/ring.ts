@@ -73,6 +73,11 @@ export class RingBuffer {
   readonly bytes: Uint8Array;
   /** The data region as words, for record headers. */
   readonly words: Int32Array;
+  /**
+   * The data region as 8-byte words, for zeroing released space: `fill(0n)` here ran at 10-18 GB/s
+   * against 1.2-2.5 GB/s for a byte-wise `fill(0)` on shared memory (bench/transport, this machine).
+   */
+  readonly longs: BigInt64Array;
   /** Rung by producers when they publish; the consumer sleeps on it. */
   readonly dataDoorbell: Doorbell;
   /** Rung by the consumer when it releases; producers waiting for space sleep on it. */
@@ -108,6 +113,7 @@ export class RingBuffer {
     this.maxPayload = maxPayloadLength(capacity);
     this.bytes = new Uint8Array(sab, DATA_OFFSET, capacity);
     this.words = new Int32Array(sab, DATA_OFFSET, capacity >> 2);
+    this.longs = new BigInt64Array(sab, DATA_OFFSET, capacity >> 3);
     this.dataDoorbell = new Doorbell(this.control, DATA_SLEEPING_INDEX, DATA_SEQ_INDEX);
     this.spaceDoorbell = new Doorbell(this.control, SPACE_SLEEPING_INDEX, SPACE_SEQ_INDEX);
   }
