@@ -22,6 +22,7 @@ describe('the README embedding example', () => {
 
 describe('the public API', () => {
   it('exports exactly what the README documents', () => {
-    for (const name of Object.keys(api)) expect(readme).toContain(name);
+    const documented = (name: string): boolean => new RegExp('`(new )?' + name + '\\b').test(readme);
+    expect(Object.keys(api).filter((name) => !documented(name))).toEqual([]);
   });
 });

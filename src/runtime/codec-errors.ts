@@ -64,6 +64,10 @@ export function indexError(index: number, count: number): CodecError {
   return new CodecError('ERR_CODEC_INDEX', `event index ${index} is outside the batch's ${count} events`);
 }
 
+export function keyIndexError(index: number, keyCount: number): CodecError {
+  return new CodecError('ERR_CODEC_INDEX', `key index ${index} is outside the batch's ${keyCount} keys`);
+}
+
 export function stateError(message: string): CodecError {
   return new CodecError('ERR_CODEC_STATE', message);
 }

@@ -1,22 +1,25 @@
 /**
  * The event codec: msgpackr with record structures agreed at spawn, plus the batch envelope
- * (batch-writer.ts, batch-reader.ts, batch-layout.ts) that carries its payloads.
+ * (batch-layout.ts, batch-writer.ts, batch-reader.ts) that carries its payloads.
  *
- * Why records: on the ~30-field CDN event of bench/codec (bench/results/codec.json), records with
- * shared structures encode faster, decode several times faster and take under half the bytes of
- * plain msgpack maps, because a record names its field list by a one-byte id instead of repeating
- * every key in every event.
+ * Why records: on the 30-field CDN event of bench/codec (~1 KB as JSON), records with shared
+ * structures took 422 bytes against 901 for plain msgpack maps, and encoded 1.9x and decoded 6.4x
+ * faster (253 k and 577 k events/s against 135 k and 90 k; bench/results/codec.json, a noisy shared
+ * 2-core machine where other runs gave 1.7-1.9x and 4.9-6.8x): a record names its field list by a
+ * one-byte id instead of repeating every key in every event.
  *
  * Why the structures are agreed at spawn, not carried per batch: the supervisor creates one
  * `CodecStructures` (an explicit, versioned list) and passes it to every worker in workerData; each
  * thread builds its `Codec` from it. Payload bytes then mean the same in every batch, so a router
- * can merge events from batches of several producers by copying byte ranges, which a per-batch
- * structure block would forbid (record ids of two blocks collide) unless it re-encoded. It is also
- * cheaper: a per-batch block costs its bytes in every batch and, worse, a decoder that installs new
- * structures per batch loses msgpackr's compiled record readers and rebuilds them each time
- * (bench row "decode, records, structures per batch" against "decode, records, shared"). An event
- * whose shape is not in the list still round-trips: msgpackr writes its structure inline in that
- * payload (bench row "records, inline structure"), so only the known shapes get the fast path.
+ * merges events from the batches of several producers by copying byte ranges (2.1 M events/s read,
+ * every second one forwarded); with a structure block per batch, the record ids of two batches'
+ * blocks collide and merging means decoding and re-encoding (~0.6 M and ~0.25 M events/s). A block
+ * per batch also costs 480 bytes per batch, and a decoder that installs each batch's structures
+ * rebuilds msgpackr's compiled record reader every time: 6% of the decode rate at 256 events per
+ * batch, 39% at 16 (rows "records, structures per batch of N" against "records, shared").
+ * An event whose shape is not in the list still round-trips: msgpackr writes its structure inline
+ * in that payload (as in row "records, inline structure": 904 bytes, decoded at map speed), so only
+ * the listed shapes get the fast path.
  *
  * A mismatch is detectable, never silent: each batch header carries the structures version and a
  * fingerprint of the list (and of the msgpackr options that shape the bytes); BatchReader.decode and
@@ -25,8 +28,9 @@
  */
 
 import { Packr, Unpackr, REUSE_BUFFER_MODE } from 'msgpackr';
-import { encodeError, hex32, malformedError, structuresError } from './codec-errors.js';
+import { encodeError, malformedError, structuresError } from './codec-errors.js';
 import { MAX_U32 } from './batch-layout.js';
+import { describeValue } from './errors.js';
 
 export { BatchWriter, DEFAULT_MAX_BATCH_BYTES, type BatchWriterOptions } from './batch-writer.js';
 export { BatchReader } from './batch-reader.js';
@@ -83,6 +87,8 @@ export class Codec {
   private readonly unpackr: Unpackr;
   /** Reused as unpack's range argument, so decoding a payload allocates only the event. */
   private readonly range = { start: 0, end: 0 };
+  /** msgpackr's own buffer holding the last value too large to encode in place. */
+  private spill: ReusedBuffer | null = null;
 
   constructor(structures: CodecStructures) {
     this.spec = validateStructures(structures);
@@ -113,11 +119,14 @@ export class Codec {
 
   /**
    * Encodes `value` into `target` at `offset` (a multiple of 8 with `encodeHeadroom` bytes free
-   * after it) and returns the end offset. Returns minus the encoded length when the value did not
-   * fit, leaving `target` past `offset` unspecified: grow it and call again.
+   * after it) and returns the end offset. When the value needs more room than that (msgpackr
+   * reserves 3 bytes per character of a string before writing it), msgpackr writes it into a
+   * buffer of its own instead: this returns minus the encoded length, leaving `target` past
+   * `offset` unspecified, and `copySpill` copies the bytes over once the caller has made room.
    */
   encodeAt(target: Buffer, offset: number, value: unknown): number {
     const packr = this.packr;
+    this.spill = null;
     packr.useBuffer(target);
     packr.position = offset;
     let out: ReusedBuffer;
@@ -129,11 +138,24 @@ export class Codec {
       packr.useBuffer(PARKING);
       packr.position = PARKING.length;
     }
-    if (out !== target) return -(out.end - out.start);
+    if ((out as unknown) !== target) {
+      this.spill = out;
+      return -(out.end - out.start);
+    }
     if (out.start !== offset) {
       throw encodeError(`msgpackr wrote at ${out.start}, not at the aligned offset ${offset} it was given`);
     }
     return out.end;
+  }
+
+  /** Copies the value the last `encodeAt` spilled into `target` at `offset`; returns the end offset. */
+  copySpill(target: Uint8Array, offset: number): number {
+    const spill = this.spill;
+    if (spill === null) throw encodeError('copySpill called without a spilled encodeAt before it');
+    this.spill = null;
+    const length = spill.end - spill.start;
+    target.set(spill.subarray(spill.start, spill.end), offset);
+    return offset + length;
   }
 
   /** The value's msgpack bytes in an ArrayBuffer of their own (safe to post or keep). */
@@ -148,16 +170,21 @@ export class Codec {
   }
 
   /**
-   * Decodes the msgpack value in `bytes[start, end)`, which must not be SharedArrayBuffer memory
-   * (msgpackr's native string extractor refuses it: "source must be an ArrayBuffer"; BatchReader
-   * copies out first). `eventIndex` only names the event in the error.
+   * Decodes the msgpack value in `bytes[start, end)`. `eventIndex` only names the event in the error.
+   * Shared memory is copied out first (msgpackr's native string extractor refuses it: "source must
+   * be an ArrayBuffer"); BatchReader does that once per batch instead, so it never comes here.
    */
   decode(bytes: Uint8Array, start = 0, end = bytes.length, eventIndex = -1): unknown {
-    if (!(start >= 0 && start <= end && end <= bytes.length)) {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= bytes.length)) {
       throw malformedError(`${what(eventIndex)} range ${start}..${end} is outside the ${bytes.length} bytes given`);
     }
     // unpack reads a zero end as "to the end of the buffer".
     if (start === end) throw malformedError(`${what(eventIndex)} is empty: zero bytes are no msgpack value`);
+    if (!(bytes.buffer instanceof ArrayBuffer)) {
+      const copy = new Uint8Array(end - start);
+      copy.set(bytes.subarray(start, end));
+      return this.decode(copy, 0, copy.length, eventIndex);
+    }
     const range = this.range;
     range.start = start;
     range.end = end;
@@ -220,11 +247,6 @@ export function structuresFingerprint(spec: CodecStructures): number {
   return hash >>> 0;
 }
 
-/** Formats a fingerprint as it appears in error messages. */
-export function formatFingerprint(fingerprint: number): string {
-  return hex32(fingerprint);
-}
-
 /**
  * Mutable copies for msgpackr, each marked shared: msgpackr's decoder restores a shared structure
  * after a payload redefines its id (only a corrupt payload does), but it only knows a structure
@@ -240,12 +262,4 @@ function what(eventIndex: number): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function describeValue(value: unknown): string {
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return `${typeof value} ${String(value)}`;
 }

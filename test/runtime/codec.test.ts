@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { Packr, pack } from 'msgpackr';
+import { pack, unpack } from 'msgpackr';
 import {
   BatchReader,
   BatchWriter,
@@ -238,6 +238,13 @@ describe('batch codec', () => {
     expect(codec.spec).toEqual(STRUCTURES);
   });
 
+  it('decodes a payload given in shared memory by copying it out (Codec.decode)', () => {
+    const bytes = codec.encode({ name: 'x'.repeat(200), value: 'y'.repeat(300) });
+    const shared = inSharedMemory(bytes, 8);
+    expect(codec.decode(shared, 8, 8 + bytes.length)).toEqual({ name: 'x'.repeat(200), value: 'y'.repeat(300) });
+    expect(codeOf(() => codec.decode(shared, 8, 8 + bytes.length - 1))).toBe('ERR_CODEC_MALFORMED');
+  });
+
   it('decodes plain msgpack maps (payloads from outside) as objects', () => {
     const plain = pack({ a: 1, b: 'two', nested: { c: [3] } });
     const reader = new BatchReader(codec).reset(new BatchWriter(codec).begin('d').finish());
@@ -265,7 +272,7 @@ describe('batch codec', () => {
     const foreignCopy = Uint8Array.from(foreign);
     for (let i = 0; i < 200; i++) writer.addEvent('k', i, { name: `event ${i}`, value: i });
     expect(Uint8Array.from(foreign)).toEqual(foreignCopy);
-    expect(new Packr().unpack(foreign)).toEqual({ hello: 'world' });
+    expect(unpack(foreign)).toEqual({ hello: 'world' });
     expect(new BatchReader(codec).reset(writer.finish()).decode(200)).toEqual({ name: 'event 199', value: 199 });
   });
 });
@@ -365,7 +372,11 @@ describe('malformed batches', () => {
       expect(error.code, name).toBe('ERR_CODEC_MALFORMED');
       expect(error.message, name).toMatch(message);
       // A refused batch leaves an empty reader, not half of one.
+      reader.reset(good);
+      expect(() => reader.reset(bytes)).toThrow(CodecError);
       expect(reader.count, name).toBe(0);
+      expect(reader.keyCount, name).toBe(0);
+      expect(reader.dataset, name).toBe('');
       expect(codeOf(() => reader.key(0))).toBe('ERR_CODEC_INDEX');
     }
     expect(codeOf(() => reader.reset(good, 8, good.length))).toBe('ERR_CODEC_MALFORMED');
@@ -502,7 +513,11 @@ describe('BatchWriter limits and state', () => {
     expect(writer.finish()).toEqual(first);
     expect(codeOf(() => writer.addEvent('k', 0, 1))).toBe('ERR_CODEC_STATE');
     writer.begin('d');
-    expect(codeOf(() => writer.add('bad \ud800 key', 0, Uint8Array.of(1)))).toBe('ERR_CODEC_ENCODE');
+    for (const key of ['bad \ud800 key', '\udc00', 'end \ud83d', '\ud83d\ud83d\ude00x']) {
+      expect(codeOf(() => writer.add(key, 0, Uint8Array.of(1)))).toBe('ERR_CODEC_ENCODE');
+    }
+    writer.add('ok \ud83d\ude00', 0, Uint8Array.of(1));
+    expect(new BatchReader(codec).reset(writer.finish()).key(0)).toBe('ok \ud83d\ude00');
     expect(codeOf(() => writer.begin('bad \udc00'))).toBe('ERR_CODEC_ENCODE');
     writer.begin('d');
     expect(codeOf(() => writer.add('k', 0, Uint8Array.of(1, 2), 1, 5))).toBe('ERR_CODEC_ENCODE');
