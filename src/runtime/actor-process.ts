@@ -26,7 +26,7 @@ export interface ActorExit {
 }
 
 export interface ActorProcessOptions {
-  data: Omit<ActorWorkerData, 'control' | 'module'> & { module: string | URL };
+  data: Omit<ActorWorkerData, 'control' | 'module' | 'redelivered'> & { module: string | URL };
   heartbeatTimeoutMs: number;
   bootTimeoutMs: number;
   resourceLimits: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
@@ -47,9 +47,13 @@ export class ActorProcess extends EventEmitter<{ exit: [ActorExit] }> {
     super();
     this.id = options.data.id;
     this.heartbeat = new Heartbeat(options.data.heartbeat);
+    // What the predecessor read and never released is in its mailbox still: the successor is told
+    // how many of its first batches are repeats. The heartbeat outlives every incarnation, and any
+    // supervisor that restarts this actor, so the count survives a whole subtree's restart.
+    const redelivered = this.heartbeat.unreleased;
     this.heartbeat.resetIncarnation();
     const channel = new MessageChannel();
-    const data: ActorWorkerData = { ...options.data, module: workerModuleUrl(options.data.module).href, control: channel.port2 };
+    const data: ActorWorkerData = { ...options.data, redelivered, module: workerModuleUrl(options.data.module).href, control: channel.port2 };
     this.worker = new Worker(workerModuleUrl(HOST), {
       workerData: data,
       transferList: [channel.port2],

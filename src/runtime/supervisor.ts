@@ -141,7 +141,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         module: spec.module,
         args: spec.args,
         restartCount: child.restarts,
-        redelivered: child.redelivered,
         heartbeat: wiring.heartbeat,
         heartbeatIntervalMs: Math.max(10, Math.floor(spec.heartbeatTimeoutMs / 5)),
         inbound: [wiring.external, ...wiring.inbound.values()],
