@@ -4,6 +4,7 @@
  * structured clone; and restart latency, from killing a link to its successor's first handled
  * batch. One run; writes bench/results/actors.json.
  */
+import { choosePlan } from '../plan.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { createSupervisor } from '../../src/runtime/create-supervisor.js';
@@ -12,7 +13,7 @@ import { PROJECT_ROOT, workerModuleUrl } from '../../src/runtime/worker-module.j
 import { join } from 'node:path';
 import { HTTP_REQUEST_FIELDS } from '../codec/event.js';
 
-const quick = process.argv.includes('--quick');
+const quick = choosePlan(process.argv.slice(2), false, true);
 const MEASURE_MS = quick ? 1500 : 5000;
 const WARMUP_MS = quick ? 500 : 1500;
 const KILLS = quick ? 8 : 40;

@@ -14,6 +14,7 @@
  * extractor.
  */
 
+import { choosePlan } from '../plan.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -156,17 +157,9 @@ function pad(cells: readonly string[]): string {
   return `${cells[0]!.padEnd(58)} ${cells[1]!.padStart(11)}  ${cells[2]}`;
 }
 
-function parseArgs(argv: readonly string[]): Plan {
-  let plan = FULL;
-  for (const arg of argv) {
-    if (arg === '--quick') plan = QUICK;
-    else throw new Error(`unknown argument ${JSON.stringify(arg)}; the only option is --quick`);
-  }
-  return plan;
-}
 
 if (isMainThread) {
-  await main(parseArgs(process.argv.slice(2)));
+  await main(choosePlan(process.argv.slice(2), FULL, QUICK));
 } else {
   const { group, plan } = workerData as { group: Group; plan: Plan };
   const bytes: Record<string, number> = {};

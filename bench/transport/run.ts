@@ -9,6 +9,7 @@
  * next to it.
  */
 
+import { choosePlan } from '../plan.js';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
 import { idleCpu } from './idle-cpu.js';
@@ -36,14 +37,6 @@ const MANY_PRODUCERS = 2;
 
 const RESULTS_DIR = join(PROJECT_ROOT, 'bench', 'results');
 
-function parseArgs(argv: readonly string[]): Plan {
-  let plan = FULL;
-  for (const arg of argv) {
-    if (arg === '--quick') plan = QUICK;
-    else throw new Error(`unknown argument ${JSON.stringify(arg)}; the only option is --quick`);
-  }
-  return plan;
-}
 
 function progress(r: ThroughputRow): void {
   process.stderr.write(`  ${r.transport} ${r.bytes} B: ${Math.round(r.opsPerSec).toLocaleString('en-US')} records/s, ${r.mbPerSec.toFixed(1)} MB/s\n`);
@@ -78,7 +71,7 @@ async function run(plan: Plan): Promise<RunResults> {
   return { throughput, latency, doorbellWokenShare: doorbell.wokenShare, idle };
 }
 
-const plan = parseArgs(process.argv.slice(2));
+const plan = choosePlan(process.argv.slice(2), FULL, QUICK);
 try {
   const results = await run(plan);
   const path = join(RESULTS_DIR, plan.resultsFile);

@@ -12,7 +12,7 @@
 import { HEAD_INDEX, PADDING_TYPE, RECORD_HEADER_LENGTH, TAIL_INDEX, align } from './ring-descriptor.js';
 import { recordTooLargeError, recordTypeError, stateError } from './errors.js';
 import { RingBuffer, attachRing } from './ring.js';
-import { type Producer, claimWithWait } from './ring-producer.js';
+import { type Producer, claimWithWait, tryWriteRecord } from './ring-producer.js';
 
 export class ManyToOneProducer implements Producer {
   readonly ring: RingBuffer;
@@ -99,11 +99,7 @@ export class ManyToOneProducer implements Producer {
   }
 
   tryWrite(type: number, payload: Uint8Array): boolean {
-    const offset = this.tryClaim(type, payload.length);
-    if (offset < 0) return false;
-    this.ring.bytes.set(payload, offset);
-    this.commit();
-    return true;
+    return tryWriteRecord(this, type, payload);
   }
 
   claim(type: number, length: number, timeoutMs: number): Promise<number> {

@@ -96,11 +96,7 @@ export class RingProducer implements Producer {
   }
 
   tryWrite(type: number, payload: Uint8Array): boolean {
-    const offset = this.tryClaim(type, payload.length);
-    if (offset < 0) return false;
-    this.ring.bytes.set(payload, offset);
-    this.commit();
-    return true;
+    return tryWriteRecord(this, type, payload);
   }
 
   claim(type: number, length: number, timeoutMs: number): Promise<number> {
@@ -109,6 +105,15 @@ export class RingProducer implements Producer {
 }
 
 const CLAIM_SPIN_MICROS = 20;
+
+/** Claim, copy, commit: the one-shot write both producer kinds offer. */
+export function tryWriteRecord(producer: Producer, type: number, payload: Uint8Array): boolean {
+  const offset = producer.tryClaim(type, payload.length);
+  if (offset < 0) return false;
+  producer.ring.bytes.set(payload, offset);
+  producer.commit();
+  return true;
+}
 
 /** The async claim shared by both producer kinds: sleep on the space doorbell until room or timeout. */
 export async function claimWithWait(producer: Producer, type: number, length: number, timeoutMs: number): Promise<number> {
