@@ -1,0 +1,60 @@
+/**
+ * The seatbelt command line. For now it runs the benchmarks; `run`, `validate` and `drill` come
+ * with the pipeline (see the issues).
+ */
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './runtime/worker-module.js';
+
+const BENCHES = ['transport', 'actors', 'codec'] as const;
+
+const USAGE = `usage: seatbelt <command>
+
+commands:
+  bench [${BENCHES.join('|')}] [--quick]   run benchmarks (all when none is named)
+  version                                print the version
+  help                                   print this
+`;
+
+function bench(args: string[]): number {
+  const quick = args.includes('--quick');
+  const named = args.filter((a) => a !== '--quick');
+  const unknown = named.filter((a) => !(BENCHES as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    process.stderr.write(`seatbelt bench: unknown benchmark ${unknown.map((u) => JSON.stringify(u)).join(', ')}; choose from ${BENCHES.join(', ')}\n`);
+    return 2;
+  }
+  for (const name of named.length > 0 ? named : BENCHES) {
+    process.stdout.write(`\n== bench ${name} ==\n`);
+    const script = join(PROJECT_ROOT, 'dist', 'bench', name, 'run.js');
+    const run = spawnSync(process.execPath, [script, ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+    if (run.status !== 0) return run.status ?? 1;
+  }
+  return 0;
+}
+
+function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'bench':
+      return bench(rest);
+    case 'version': {
+      const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`seatbelt: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      return 2;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));
