@@ -1,0 +1,68 @@
+/**
+ * What the pipeline's stages send each other through their rings: record types, and the small
+ * fixed headers in front of a batch where a stage needs more than the batch itself says.
+ *
+ *   source → logfwdr        TYPE_EVENTS          a batch: dataset, per event its zone (key), timestamp, payload
+ *   logfwdr → logreceiver   TYPE_EVENTS          the events to forward, configured ones
+ *                           TYPE_SURPLUS         fail-open events for zones without a job (shed first)
+ *   logreceiver → buftee    TYPE_JOB_BATCH       [JobHeader][batch]: one job's events
+ *   buftee → logpush        TYPE_JOB_BATCH       [JobHeader][batch], JobHeader.offset = Buftee's offset
+ *   logpush → buftee        TYPE_ACK             [AckRecord]: a job's batches up to an offset are done
+ *
+ * JobHeader (16 bytes, little-endian):  slot u32 | events u32 | offset f64
+ * AckRecord (24 bytes, little-endian):  slot u32 | events u32 | offset f64 | delivered u32 | failed u32
+ *
+ * `slot` is the job's ledger slot (ledger.ts), which names the job in every thread.
+ */
+
+export const TYPE_EVENTS = 1;
+export const TYPE_SURPLUS = 2;
+export const TYPE_JOB_BATCH = 3;
+export const TYPE_ACK = 4;
+
+export const JOB_HEADER_BYTES = 16;
+const SLOT_OFFSET = 0;
+const EVENTS_OFFSET = 4;
+const OFFSET_OFFSET = 8;
+
+export const ACK_BYTES = 24;
+const DELIVERED_OFFSET = 16;
+const FAILED_OFFSET = 20;
+
+export interface JobHeader {
+  slot: number;
+  events: number;
+  offset: number;
+}
+
+export function writeJobHeader(view: DataView, at: number, slot: number, events: number, offset: number): void {
+  view.setUint32(at + SLOT_OFFSET, slot, true);
+  view.setUint32(at + EVENTS_OFFSET, events, true);
+  view.setFloat64(at + OFFSET_OFFSET, offset, true);
+}
+
+/** Reads a header into `out` (reused by the caller: no allocation per batch). */
+export function readJobHeader(view: DataView, at: number, out: JobHeader): JobHeader {
+  out.slot = view.getUint32(at + SLOT_OFFSET, true);
+  out.events = view.getUint32(at + EVENTS_OFFSET, true);
+  out.offset = view.getFloat64(at + OFFSET_OFFSET, true);
+  return out;
+}
+
+export interface AckRecord extends JobHeader {
+  delivered: number;
+  failed: number;
+}
+
+export function writeAck(view: DataView, at: number, ack: AckRecord): void {
+  writeJobHeader(view, at, ack.slot, ack.events, ack.offset);
+  view.setUint32(at + DELIVERED_OFFSET, ack.delivered, true);
+  view.setUint32(at + FAILED_OFFSET, ack.failed, true);
+}
+
+export function readAck(view: DataView, at: number, out: AckRecord): AckRecord {
+  readJobHeader(view, at, out);
+  out.delivered = view.getUint32(at + DELIVERED_OFFSET, true);
+  out.failed = view.getUint32(at + FAILED_OFFSET, true);
+  return out;
+}
