@@ -1,0 +1,157 @@
+/**
+ * Logreceiver's core: demultiplexes dataset batches into per-job batches (a zone may have several
+ * jobs) and coalesces the small ones, without decoding a payload: each event's msgpack bytes are
+ * copied by range into its jobs' batches.
+ *
+ * Memory is bounded whatever the number of jobs: a job has an open batch only while it has
+ * pending events, writers are recycled through a small pool, and when the pending bytes pass
+ * `maxPendingBytes` or the open batches pass `maxOpenJobs`, everything open is made ready.
+ */
+
+import { BatchWriter, type BatchReader, type Codec } from '../../runtime/codec.js';
+
+/** Which jobs (by ledger slot) take the events of `zone` in `dataset`. Called once per distinct zone of a batch. */
+export type JobLookup = (dataset: string, zone: string) => readonly number[];
+
+export interface DemuxOptions {
+  /** A job's batch is ready at this size. Default 64 KiB. */
+  targetBatchBytes?: number;
+  /** A job's batch is ready at this many events. Default 2048. */
+  targetBatchEvents?: number;
+  /** All open batches are made ready past this many pending bytes. Default 8 MiB. */
+  maxPendingBytes?: number;
+  /** All open batches are made ready past this many open jobs. Default 1024. */
+  maxOpenJobs?: number;
+  /** Writers kept for reuse. Default 64. */
+  poolSize?: number;
+}
+
+export interface ReadyBatch {
+  slot: number;
+  events: number;
+  /** Valid until the batch is recycled. */
+  bytes: Uint8Array;
+}
+
+interface Open {
+  slot: number;
+  dataset: string;
+  writer: BatchWriter;
+  /** When the first event went in (for the caller's max-delay flush). */
+  since: number;
+}
+
+const NO_JOBS: readonly number[] = Object.freeze([]);
+
+export class Demultiplexer {
+  private readonly options: Required<DemuxOptions>;
+  private readonly open = new Map<string, Open>();
+  private readonly pool: BatchWriter[] = [];
+  private readonly ready: (ReadyBatch & { writer: BatchWriter })[] = [];
+  private pendingBytes = 0;
+  /** Per-batch cache: the jobs of each distinct key of the batch being demultiplexed. */
+  private jobsByKey: (readonly number[])[] = [];
+  /** Events that matched no job in the last `add` (counted by the caller). */
+  unrouted = 0;
+
+  constructor(
+    private readonly codec: Codec,
+    private readonly lookup: JobLookup,
+    options: DemuxOptions = {},
+  ) {
+    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 8 << 20, maxOpenJobs: 1024, poolSize: 64, ...options };
+    for (const [key, value] of Object.entries(this.options)) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`demux option ${key} must be a positive integer, got ${value}`);
+    }
+  }
+
+  /** Adds every event of `reader`'s batch to its jobs' open batches; returns events placed (an event with 2 jobs counts 2). */
+  add(reader: BatchReader, now: number): number {
+    const dataset = reader.dataset;
+    const keyCount = reader.keyCount;
+    const jobsByKey = this.jobsByKey;
+    jobsByKey.length = keyCount;
+    for (let k = 0; k < keyCount; k++) jobsByKey[k] = this.lookup(dataset, reader.keyByIndex(k)) ?? NO_JOBS;
+    let placed = 0;
+    let unrouted = 0;
+    const count = reader.count;
+    for (let i = 0; i < count; i++) {
+      const jobs = jobsByKey[reader.keyIndex(i)]!;
+      if (jobs.length === 0) {
+        unrouted++;
+        continue;
+      }
+      for (let j = 0; j < jobs.length; j++) {
+        this.place(jobs[j]!, dataset, reader, i, now);
+        placed++;
+      }
+    }
+    this.unrouted = unrouted;
+    if (this.pendingBytes > this.options.maxPendingBytes || this.open.size > this.options.maxOpenJobs) this.flushAll();
+    return placed;
+  }
+
+  private place(slot: number, dataset: string, reader: BatchReader, i: number, now: number): void {
+    const key = `${slot}:${dataset}`;
+    let open = this.open.get(key) ?? this.openBatch(key, slot, dataset, now);
+    let before = open.writer.byteLength;
+    if (!open.writer.tryAddFrom(reader, i)) {
+      this.makeReady(key, open);
+      open = this.openBatch(key, slot, dataset, now);
+      before = open.writer.byteLength;
+      open.writer.addFrom(reader, i);
+    }
+    this.pendingBytes += open.writer.byteLength - before;
+    if (open.writer.byteLength >= this.options.targetBatchBytes || open.writer.count >= this.options.targetBatchEvents) this.makeReady(key, open);
+  }
+
+  /** Makes ready every open batch older than `maxDelayMs` (call on a timer or when idle). */
+  flushOlderThan(now: number, maxDelayMs: number): void {
+    for (const [key, open] of this.open) if (now - open.since >= maxDelayMs) this.makeReady(key, open);
+  }
+
+  flushAll(): void {
+    for (const [key, open] of this.open) this.makeReady(key, open);
+  }
+
+  /** Takes the ready batches; hand each back with `recycle` once sent. */
+  takeReady(): readonly ReadyBatch[] {
+    return this.ready;
+  }
+
+  /** Returns every taken batch's writer to the pool. */
+  recycleAll(): void {
+    for (const r of this.ready) if (this.pool.length < this.options.poolSize) this.pool.push(r.writer);
+    this.ready.length = 0;
+  }
+
+  get openJobs(): number {
+    return this.open.size;
+  }
+
+  get pending(): number {
+    return this.pendingBytes;
+  }
+
+  private makeReady(key: string, open: Open): void {
+    this.open.delete(key);
+    const events = open.writer.count;
+    this.pendingBytes -= open.writer.byteLength;
+    if (events === 0) {
+      if (this.pool.length < this.options.poolSize) this.pool.push(open.writer);
+      return;
+    }
+    this.ready.push({ slot: open.slot, events, bytes: open.writer.finish(), writer: open.writer });
+  }
+
+  private openBatch(key: string, slot: number, dataset: string, now: number): Open {
+    const open = { slot, dataset, writer: this.writer().begin(dataset), since: now };
+    this.open.set(key, open);
+    this.pendingBytes += open.writer.byteLength;
+    return open;
+  }
+
+  private writer(): BatchWriter {
+    return this.pool.pop() ?? new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: 16 * 1024 });
+  }
+}

@@ -1,0 +1,80 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BatchReader, BatchWriter, Codec } from '../../../src/runtime/codec.js';
+import { Demultiplexer } from '../../../src/actors/logreceiver/demux.js';
+
+const codec = new Codec({ version: 1, structures: [['zone', 'n']] });
+
+function batchOf(dataset: string, events: { zone: number; n: number }[]): Uint8Array {
+  const w = new BatchWriter(codec).begin(dataset);
+  for (const e of events) w.addEvent(String(e.zone), e.n, e);
+  return w.finish().slice();
+}
+
+describe('Logreceiver demultiplexer', () => {
+  it('puts each event in exactly the batches of its zone\'s jobs, in order, bytes unchanged (property)', () => {
+    fc.assert(
+      fc.property(
+        // zone -> jobs (slots 0..7), possibly several or none
+        fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { maxLength: 3 }), { minLength: 5, maxLength: 5 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 80 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 40 }),
+        (jobsOfZone, batches, targetBatchEvents) => {
+          const demux = new Demultiplexer(codec, (_d, zone) => jobsOfZone[Number(zone)]!, { targetBatchEvents, targetBatchBytes: 1 << 20 });
+          const reader = new BatchReader(codec);
+          const got = new Map<number, number[]>();
+          const out = new BatchReader(codec);
+          let n = 0;
+          let unrouted = 0;
+          const drain = (): void => {
+            for (const r of demux.takeReady()) {
+              out.reset(r.bytes);
+              expect(out.count).toBe(r.events);
+              expect(r.events).toBeLessThanOrEqual(targetBatchEvents);
+              for (let i = 0; i < out.count; i++) {
+                const e = out.decode(i) as { zone: number; n: number };
+                expect(jobsOfZone[e.zone]).toContain(r.slot);
+                expect(out.key(i)).toBe(String(e.zone));
+                got.set(r.slot, [...(got.get(r.slot) ?? []), e.n]);
+              }
+            }
+            demux.recycleAll();
+          };
+          const expected = new Map<number, number[]>();
+          for (const zones of batches) {
+            const events = zones.map((zone) => ({ zone, n: n++ }));
+            for (const e of events) {
+              if (jobsOfZone[e.zone]!.length === 0) unrouted++;
+              for (const slot of jobsOfZone[e.zone]!) expected.set(slot, [...(expected.get(slot) ?? []), e.n]);
+            }
+            demux.add(reader.reset(batchOf('http_requests', events)), 0);
+            unrouted -= demux.unrouted;
+            drain();
+          }
+          demux.flushAll();
+          drain();
+          expect(unrouted).toBe(0);
+          expect(demux.pending).toBe(0);
+          expect(new Map([...got].sort())).toEqual(new Map([...expected].sort()));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('makes everything ready past its pending-bytes budget, and flushes old batches', () => {
+    const demux = new Demultiplexer(codec, (_d, zone) => [Number(zone)], { maxPendingBytes: 4096, targetBatchEvents: 10_000, targetBatchBytes: 1 << 20 });
+    const reader = new BatchReader(codec);
+    demux.add(reader.reset(batchOf('http_requests', [{ zone: 1, n: 1 }])), 0);
+    expect(demux.takeReady().length).toBe(0);
+    demux.flushOlderThan(50, 100);
+    expect(demux.takeReady().length).toBe(0);
+    demux.flushOlderThan(150, 100);
+    expect(demux.takeReady().map((r) => r.slot)).toEqual([1]);
+    demux.recycleAll();
+    const many = Array.from({ length: 200 }, (_, i) => ({ zone: i % 50, n: i }));
+    demux.add(reader.reset(batchOf('http_requests', many)), 0);
+    expect(demux.openJobs).toBe(0);
+    expect(demux.takeReady().reduce((a, r) => a + r.events, 0)).toBe(200);
+  });
+});
