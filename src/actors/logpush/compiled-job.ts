@@ -1,0 +1,106 @@
+/**
+ * One job's event path, compiled from its config once: filter, then sample, then format, then
+ * batch. The Logpush actor decodes each event of a batch and offers it here; what comes back says
+ * where the event went, so the actor can keep the ledger (objects come out through onObject, to be
+ * compressed and put to the destination).
+ *
+ * Sampling comes after the filter: sample_rate N keeps 1 in N of the events the filter keeps, so
+ * a filter for rare events (errors) is not thinned out by traffic it was going to drop anyway.
+ */
+
+import { NAME_PATTERN, type Compression, type JobConfig } from '../job.js';
+import { configError, isLogpushError, malformedEventError, messageOf, oversizedLineError, type LogpushError } from './errors.js';
+import { compileFilter, type EventPredicate } from './filter.js';
+import { compileFormatter, validateOutputOptions, type Formatter } from './format.js';
+import { createSampler, type Sampler } from './sampler.js';
+import { UploadBatcher, resolveUploadLimits, type UploadLimits } from './upload-batcher.js';
+import { COMPRESSIONS, type UploadObject } from './upload-object.js';
+
+/**
+ * Where an offered event went. `added`: into the open object (in flight until its object is
+ * acked). `filtered` / `sampled`: left out as the job asked. `oversized` / `malformed`: refused,
+ * with `lastProblem` saying why; ledger reasons `oversized` and `malformed`.
+ */
+export type OfferOutcome = 'added' | 'filtered' | 'sampled' | 'oversized' | 'malformed';
+
+export interface CompiledJobOptions {
+  readonly onObject: (object: UploadObject) => void;
+  /** See UploadBatcherOptions.firstSeq. */
+  readonly firstSeq?: number;
+}
+
+export class CompiledJob {
+  readonly id: string;
+  readonly compression: Compression;
+  readonly limits: UploadLimits;
+  readonly formatter: Formatter;
+  /** Why the last `oversized` or `malformed` event was refused, for the log line. */
+  lastProblem: LogpushError | undefined;
+  private readonly filter: EventPredicate;
+  private readonly sampler: Sampler;
+  private readonly batcher: UploadBatcher;
+
+  /** Throws ERR_LOGPUSH_CONFIG naming the path and value of the first invalid setting. */
+  constructor(job: JobConfig, options: CompiledJobOptions) {
+    if (typeof job.id !== 'string' || !NAME_PATTERN.test(job.id)) throw configError('id', 'a job id (1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit)', job.id);
+    this.id = job.id;
+    const compression: unknown = job.compression ?? 'gzip';
+    if (!(COMPRESSIONS as readonly unknown[]).includes(compression)) throw configError('compression', `one of ${COMPRESSIONS.join(', ')}`, compression);
+    this.compression = compression as Compression;
+    const outputOptions = validateOutputOptions(job.output_options);
+    this.filter = compileFilter(job.filter);
+    this.sampler = createSampler(outputOptions.sample_rate);
+    this.formatter = compileFormatter(outputOptions);
+    this.limits = resolveUploadLimits(job);
+    this.batcher = new UploadBatcher({
+      jobId: job.id,
+      limits: this.limits,
+      contentType: this.formatter.contentType,
+      header: this.formatter.header,
+      firstSeq: options.firstSeq,
+      onObject: options.onObject,
+    });
+  }
+
+  /** Offers one decoded event of the job's buffer, with its ledger id and timestamp (unix ns). */
+  offer(event: unknown, timestampNs: number, ledgerId: number, now: number): OfferOutcome {
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      this.lastProblem = malformedEventError(`job "${this.id}": event ${ledgerId} is not an object of fields`);
+      return 'malformed';
+    }
+    const fields = event as Record<string, unknown>;
+    if (!this.filter(fields)) return 'filtered';
+    if (!this.sampler.keep()) return 'sampled';
+    let line: string;
+    try {
+      line = this.formatter.format(fields);
+    } catch (error) {
+      this.lastProblem = isLogpushError(error) ? error : malformedEventError(`job "${this.id}": ${messageOf(error)}`, error);
+      return 'malformed';
+    }
+    if (this.batcher.add(line, timestampNs, ledgerId, now) === 'oversized') {
+      this.lastProblem = oversizedLineError(this.id, Buffer.byteLength(line), this.batcher.maxLineBytes, this.limits.maxBytes);
+      return 'oversized';
+    }
+    return 'added';
+  }
+
+  /** Seals the open object if its interval has passed; returns whether it did. */
+  tick(now: number): boolean {
+    return this.batcher.tick(now);
+  }
+
+  /** Seals the open object now; returns whether there was one. */
+  flush(): boolean {
+    return this.batcher.flush();
+  }
+
+  /** When to tick next, or undefined while no object is open. */
+  get deadline(): number | undefined {
+    return this.batcher.deadline;
+  }
+
+  get nextSeq(): number {
+    return this.batcher.nextSeq;
+  }
+}

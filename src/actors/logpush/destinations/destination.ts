@@ -1,0 +1,21 @@
+/**
+ * Where a job's upload objects go. One instance per job: a destination that fails holds up only its
+ * own job's objects, and so only that job's buffer in Buftee (no head-of-line blocking).
+ *
+ * Named like job.ts's `Destination` on purpose, one word for one thing: that type is a
+ * destination's config, this is a destination opened from it (createDestination).
+ */
+
+import type { UploadObject } from '../upload-object.js';
+
+export interface Destination {
+  /**
+   * Delivers one object. Resolves only once the destination has confirmed it (an HTTP 2xx, a file
+   * renamed into place, bytes handed to the stream), so the caller acks the object's events to
+   * Buftee then and not before. Rejects with a LogpushError: `retryable` says whether the same
+   * object may be put again later.
+   */
+  put(object: UploadObject): Promise<void>;
+  /** Stops: puts still waiting to retry reject with ERR_DESTINATION_CLOSED; resources are released. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,207 @@
+/**
+ * An object-store directory: each upload object becomes one file under an R2/S3-style key,
+ * `<job>/<YYYYMMDD>/<start>_<end>_<seq>.log.gz` (`.log` uncompressed), where start and end are the
+ * object's earliest and latest event timestamps (20241114T100000Z), the date is start's UTC date,
+ * and seq is the object's per-job sequence number. Keys sort by time within a day.
+ *
+ * No reader ever sees a partial object: the bytes go to a temporary name in the same directory
+ * (a dot-file, which listings by glob skip), are synced, and only then get their final name in one
+ * atomic step. That step is link(), not rename(): rename would silently replace an existing object
+ * when a key repeats (a job restarted with seq from 0 lands on the same second), and losing an
+ * uploaded object is the one thing this stage must not do. On EEXIST the key gets a suffix
+ * (`_<seq>-1.log.gz`, ...). On a file system without hard links it falls back to checking the name
+ * then renaming, which is safe while one writer owns the job (Logpush shards jobs to one actor).
+ *
+ * Nothing outside the configured directory is touched: the job id must match NAME_PATTERN (no
+ * slash, no dot-dot), the resolved path must lie inside the directory, and the directory the file
+ * lands in must still lie inside it after symlinks are resolved.
+ */
+
+import { constants as fsConstants } from 'node:fs';
+import { access, link, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { NAME_PATTERN } from '../../job.js';
+import { describeValue } from '../../../runtime/errors.js';
+import { LogpushError, destinationClosedError, destinationPathError, messageOf } from '../errors.js';
+import { compactUtc, utcDate } from '../timestamp.js';
+import type { UploadObject } from '../upload-object.js';
+import type { Destination } from './destination.js';
+
+/** Suffixes tried when a key exists already; past this many, something is wrong with the seq. */
+const MAX_KEY_SUFFIX = 100;
+/** Directories already checked against symlinks, kept for the next objects (one per job and day). */
+const MAX_CHECKED_DIRECTORIES = 1024;
+const NS_PER_MS = 1_000_000;
+
+export interface ObjectStoreOptions {
+  /** The store's root; created when missing. */
+  readonly directory: string;
+  /**
+   * fsync each file before it gets its name, and the folder after: a put that resolved survives a
+   * power cut, as an ack to Buftee assumes. Default true.
+   */
+  readonly fsync?: boolean;
+  /** Wall clock in ms, for the key of an object without any event timestamp. Default Date.now. */
+  readonly now?: () => number;
+}
+
+/**
+ * The key of an object: `<job>/<YYYYMMDD>/<start>_<end>_<seq>.log[.gz]`. `nowMs` names objects
+ * without event timestamps. Throws ERR_DESTINATION_PATH for a job id that is not a safe name.
+ */
+export function objectKey(object: UploadObject, nowMs: number = Date.now(), suffix = 0): string {
+  checkJobId(object.jobId);
+  const fallback = nowMs * NS_PER_MS;
+  const first = Number.isFinite(object.firstTimestamp) ? object.firstTimestamp : fallback;
+  const last = Number.isFinite(object.lastTimestamp) ? object.lastTimestamp : first;
+  const extension = object.compression === 'gzip' ? '.log.gz' : '.log';
+  const seq = suffix === 0 ? `${object.seq}` : `${object.seq}-${suffix}`;
+  return `${object.jobId}/${utcDate(first)}/${compactUtc(first)}_${compactUtc(last)}_${seq}${extension}`;
+}
+
+export class ObjectStoreDestination implements Destination {
+  readonly directory: string;
+  private readonly fsync: boolean;
+  private readonly now: () => number;
+  private closed = false;
+  private readonly checked = new Set<string>();
+  private rootReal: string | undefined;
+
+  constructor(options: ObjectStoreOptions) {
+    if (typeof options.directory !== 'string' || options.directory === '') {
+      throw new LogpushError('ERR_LOGPUSH_CONFIG', `job config: destination.directory must be a non-empty path, got ${describeValue(options.directory)}`, {
+        path: 'destination.directory',
+      });
+    }
+    this.directory = path.resolve(options.directory);
+    this.fsync = options.fsync ?? true;
+    this.now = options.now ?? Date.now;
+  }
+
+  async put(object: UploadObject): Promise<void> {
+    await this.write(object);
+  }
+
+  /** Like put, and returns the key the object was stored under (relative to the directory, with /). */
+  async write(object: UploadObject): Promise<string> {
+    if (this.closed) throw destinationClosedError(`object ${object.seq} of job "${object.jobId}"`);
+    const nowMs = this.now();
+    const key = objectKey(object, nowMs);
+    const target = this.resolveInside(key);
+    const folder = path.dirname(target);
+    const temp = path.join(folder, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await this.prepareFolder(folder);
+      await this.writeTemp(temp, object.body);
+      const stored = await this.publish(temp, object, nowMs);
+      if (this.fsync) await syncFolder(folder);
+      return stored;
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      if (error instanceof LogpushError) throw error;
+      throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: cannot store ${key}: ${messageOf(error)}`, {
+        retryable: true,
+        cause: error,
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** The absolute path of `key`, refused unless it lies inside the directory. */
+  private resolveInside(key: string): string {
+    const target = path.resolve(this.directory, ...key.split('/'));
+    if (!isInside(this.directory, target)) {
+      throw destinationPathError(`object key ${JSON.stringify(key)} resolves to ${target}, outside the object store ${this.directory}`);
+    }
+    return target;
+  }
+
+  /** Creates the folder, then checks that symlinks do not take it outside the store. */
+  private async prepareFolder(folder: string): Promise<void> {
+    if (this.checked.has(folder)) return;
+    await mkdir(folder, { recursive: true });
+    this.rootReal ??= await realpath(this.directory);
+    const real = await realpath(folder);
+    if (!isInside(this.rootReal, real)) {
+      throw destinationPathError(`folder ${folder} resolves to ${real}, outside the object store ${this.rootReal} (a symlink?)`);
+    }
+    if (this.checked.size >= MAX_CHECKED_DIRECTORIES) this.checked.clear();
+    this.checked.add(folder);
+  }
+
+  private async writeTemp(temp: string, body: Uint8Array): Promise<void> {
+    // 'wx': a temporary name that exists already is never written through.
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(body);
+      if (this.fsync) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Gives the temporary file its final name without replacing any object; returns the key used. */
+  private async publish(temp: string, object: UploadObject, nowMs: number): Promise<string> {
+    for (let suffix = 0; suffix <= MAX_KEY_SUFFIX; suffix++) {
+      const key = objectKey(object, nowMs, suffix);
+      const target = this.resolveInside(key);
+      try {
+        await link(temp, target);
+        // The object is stored under its name now; a temporary name left behind is only litter.
+        await unlink(temp).catch(() => undefined);
+        return key;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') continue;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+        // No hard links here: check the name, then rename (see the header comment).
+        if (await exists(target)) continue;
+        await rename(temp, target);
+        return key;
+      }
+    }
+    throw new LogpushError(
+      'ERR_DESTINATION_UNAVAILABLE',
+      `object store ${this.directory}: ${objectKey(object, nowMs)} and ${MAX_KEY_SUFFIX} suffixed keys exist already; is another writer using job "${object.jobId}"'s seq?`,
+      { retryable: false },
+    );
+  }
+}
+
+function checkJobId(jobId: string): void {
+  if (typeof jobId !== 'string' || !NAME_PATTERN.test(jobId)) {
+    throw destinationPathError(`job id ${describeValue(jobId)} is not a safe name (1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit)`);
+  }
+}
+
+function isInside(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file, fsConstants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes the new name itself durable. Some platforms cannot fsync a directory: nothing more to do there. */
+async function syncFolder(folder: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(folder, 'r');
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw error;
+  } finally {
+    await handle?.close();
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Accumulates one job's formatted lines into upload objects of predictable size: an object is
+ * sealed when the next line would take it past max_upload_bytes, when it holds max_upload_records
+ * lines, or when max_upload_interval_seconds have passed since its first line. Pure: the time is
+ * passed in (`now`, milliseconds on any monotonic clock), no timers, no I/O; the caller ticks it.
+ *
+ * Memory: at most one open object, written into a single buffer that grows by doubling up to
+ * max_upload_bytes and is handed over whole when the object is sealed; an idle job holds none.
+ *
+ * A line that cannot fit even in an empty object is refused ('oversized'), never uploaded alone
+ * past the limit: the limit is what the destination was promised (an HTTP endpoint may enforce
+ * its body size), and the ledger has a reason for exactly this event, `oversized`.
+ *
+ * Objects come out through `onObject`, synchronously, uncompressed; compressObject gzips them.
+ */
+
+import type { JobConfig } from '../job.js';
+import { configError, configProblem } from './errors.js';
+import type { UploadObject } from './upload-object.js';
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_MAX_UPLOAD_RECORDS = 100_000;
+export const DEFAULT_MAX_UPLOAD_INTERVAL_SECONDS = 30;
+/**
+ * Cloudflare's own upper bounds (1 GB per object, a million records, five minutes), which Logfwdr's
+ * config schema applies too. A job's open object is held in memory, but its buffer grows only as
+ * lines arrive and lives outside the V8 heap: a job with a large limit costs memory only while it
+ * has that much traffic within its interval.
+ */
+export const MAX_UPLOAD_BYTES = 1_000_000_000;
+export const MAX_UPLOAD_RECORDS = 1_000_000;
+export const MAX_UPLOAD_INTERVAL_SECONDS = 300;
+
+/** The first buffer an object gets; it doubles from here, so a quiet job never holds megabytes. */
+const INITIAL_CAPACITY = 64 * 1024;
+const NEWLINE = 0x0a;
+
+export interface UploadLimits {
+  readonly maxBytes: number;
+  readonly maxRecords: number;
+  readonly maxIntervalMs: number;
+}
+
+/**
+ * The job's upload limits with defaults filled in. Throws ERR_LOGPUSH_CONFIG naming the path and
+ * the value. Cloudflare reads 0 as "no limit"; here every limit is finite, so 0 is refused.
+ */
+export function resolveUploadLimits(
+  job: Pick<JobConfig, 'max_upload_bytes' | 'max_upload_records' | 'max_upload_interval_seconds'>,
+  path = 'job',
+): UploadLimits {
+  const maxBytes = integerIn(job.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES, 1, MAX_UPLOAD_BYTES, `${path}.max_upload_bytes`);
+  const maxRecords = integerIn(job.max_upload_records, DEFAULT_MAX_UPLOAD_RECORDS, 1, MAX_UPLOAD_RECORDS, `${path}.max_upload_records`);
+  const seconds: unknown = job.max_upload_interval_seconds ?? DEFAULT_MAX_UPLOAD_INTERVAL_SECONDS;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_UPLOAD_INTERVAL_SECONDS) {
+    throw configError(`${path}.max_upload_interval_seconds`, `a number of seconds above 0 and at most ${MAX_UPLOAD_INTERVAL_SECONDS}`, seconds);
+  }
+  return { maxBytes, maxRecords, maxIntervalMs: seconds * 1000 };
+}
+
+function integerIn(input: unknown, fallback: number, min: number, max: number, path: string): number {
+  const value = input ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const zero = value === 0 ? ' (0, "no limit" in Cloudflare, is not allowed: every limit is finite)' : '';
+    throw configError(path, `an integer from ${min} to ${max}${zero}`, value);
+  }
+  return value;
+}
+
+export interface UploadBatcherOptions {
+  readonly jobId: string;
+  readonly limits: UploadLimits;
+  /** Content type of the lines (Formatter.contentType), carried on each object. */
+  readonly contentType: string;
+  /** A CSV header line (without newline) starting every object, so each object is a whole CSV file. */
+  readonly header?: string | null;
+  /** The seq of the first object; a restarted job passes on from where it was, so keys stay unique. */
+  readonly firstSeq?: number;
+  /** Receives each sealed object, synchronously, in seq order. */
+  readonly onObject: (object: UploadObject) => void;
+}
+
+export type AddResult = 'added' | 'oversized';
+
+export class UploadBatcher {
+  readonly jobId: string;
+  readonly limits: UploadLimits;
+  /** The largest line (in UTF-8 bytes, without its newline) an object has room for. */
+  readonly maxLineBytes: number;
+  private readonly contentType: string;
+  private readonly header: Buffer | null;
+  private readonly onObject: (object: UploadObject) => void;
+  private seq: number;
+  /** The open object's bytes; null while no object is open. */
+  private buffer: Buffer | null = null;
+  private used = 0;
+  private records = 0;
+  private openedAt = 0;
+  private firstTimestamp = Number.NaN;
+  private lastTimestamp = Number.NaN;
+  private firstLedgerId = 0;
+  private lastLedgerId = 0;
+
+  constructor(options: UploadBatcherOptions) {
+    // Limits normally come from resolveUploadLimits; checked again because an object past them
+    // breaks what the destination was promised.
+    resolveUploadLimits({
+      max_upload_bytes: options.limits.maxBytes,
+      max_upload_records: options.limits.maxRecords,
+      max_upload_interval_seconds: options.limits.maxIntervalMs / 1000,
+    });
+    const limits = { ...options.limits };
+    this.jobId = options.jobId;
+    this.limits = Object.freeze(limits);
+    this.contentType = options.contentType;
+    this.onObject = options.onObject;
+    this.header = options.header == null ? null : Buffer.from(`${options.header}\n`, 'utf8');
+    const headerBytes = this.header?.length ?? 0;
+    this.maxLineBytes = limits.maxBytes - headerBytes - 1;
+    if (this.maxLineBytes < 0) {
+      throw configProblem('max_upload_bytes', `of ${limits.maxBytes} leaves no room for a line after the ${headerBytes}-byte CSV header`);
+    }
+    this.seq = options.firstSeq ?? 0;
+    if (!Number.isSafeInteger(this.seq) || this.seq < 0) throw configError('firstSeq', 'a non-negative safe integer', options.firstSeq);
+  }
+
+  /** Lines in the open object. */
+  get openRecords(): number {
+    return this.records;
+  }
+
+  /** Bytes of the open object so far (header included). */
+  get openBytes(): number {
+    return this.buffer === null ? 0 : this.used;
+  }
+
+  /** When the open object is due (in `now`'s clock), or undefined when none is open: when to tick next. */
+  get deadline(): number | undefined {
+    return this.buffer === null ? undefined : this.openedAt + this.limits.maxIntervalMs;
+  }
+
+  /** The seq the next sealed object will get. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Adds one formatted line (without its newline) of the event with `ledgerId` and `timestampNs`
+   * (unix nanoseconds). May seal the open object first (interval passed, or no room for the line)
+   * and the new one after (full). 'oversized': the line can never fit; nothing changed, and the
+   * caller records the event under the ledger's `oversized` reason.
+   */
+  add(line: string, timestampNs: number, ledgerId: number, now: number): AddResult {
+    const lineBytes = Buffer.byteLength(line, 'utf8');
+    if (lineBytes > this.maxLineBytes) return 'oversized';
+    const { maxBytes, maxRecords } = this.limits;
+    if (this.buffer !== null && (now - this.openedAt >= this.limits.maxIntervalMs || this.used + lineBytes + 1 > maxBytes)) this.seal();
+    const buffer = this.reserve(lineBytes + 1, now, ledgerId);
+    this.used += buffer.write(line, this.used, lineBytes, 'utf8');
+    buffer[this.used++] = NEWLINE;
+    this.records++;
+    this.lastLedgerId = ledgerId;
+    // NaN fails both comparisons, so a missing timestamp never becomes the min or max.
+    if (Number.isFinite(timestampNs)) {
+      if (!(timestampNs >= this.firstTimestamp)) this.firstTimestamp = timestampNs;
+      if (!(timestampNs <= this.lastTimestamp)) this.lastTimestamp = timestampNs;
+    }
+    // Sealed as soon as it is full, so a full object never waits for the next line or tick.
+    if (this.records >= maxRecords || this.used >= maxBytes) this.seal();
+    return 'added';
+  }
+
+  /** Seals the open object if its interval has passed. Returns whether it did. */
+  tick(now: number): boolean {
+    if (this.buffer === null || now - this.openedAt < this.limits.maxIntervalMs) return false;
+    this.seal();
+    return true;
+  }
+
+  /** Seals the open object now (drain, stop, reconfigure). Returns whether there was one. */
+  flush(): boolean {
+    if (this.buffer === null) return false;
+    this.seal();
+    return true;
+  }
+
+  /** The open object's buffer with room for `bytes` more, opening an object when none is. */
+  private reserve(bytes: number, now: number, ledgerId: number): Buffer {
+    let buffer = this.buffer;
+    if (buffer === null) {
+      const headerBytes = this.header?.length ?? 0;
+      buffer = Buffer.allocUnsafe(Math.min(this.limits.maxBytes, Math.max(INITIAL_CAPACITY, headerBytes + bytes)));
+      this.used = this.header === null ? 0 : this.header.copy(buffer, 0);
+      this.records = 0;
+      this.openedAt = now;
+      this.firstTimestamp = Number.NaN;
+      this.lastTimestamp = Number.NaN;
+      this.firstLedgerId = ledgerId;
+      this.buffer = buffer;
+    }
+    const needed = this.used + bytes;
+    if (needed > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.limits.maxBytes, Math.max(needed, buffer.length * 2)));
+      buffer.copy(grown, 0, 0, this.used);
+      buffer = grown;
+      this.buffer = grown;
+    }
+    return buffer;
+  }
+
+  private seal(): void {
+    const buffer = this.buffer;
+    if (buffer === null) return;
+    const object: UploadObject = {
+      jobId: this.jobId,
+      seq: this.seq++,
+      records: this.records,
+      bytes: this.used,
+      body: buffer.subarray(0, this.used),
+      compression: 'none',
+      contentType: this.contentType,
+      firstTimestamp: this.firstTimestamp,
+      lastTimestamp: this.lastTimestamp,
+      firstLedgerId: this.firstLedgerId,
+      lastLedgerId: this.lastLedgerId,
+    };
+    this.buffer = null;
+    this.used = 0;
+    this.records = 0;
+    this.onObject(object);
+  }
+}

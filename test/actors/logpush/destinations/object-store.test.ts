@@ -1,0 +1,175 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { ObjectStoreDestination, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
+import { NOV_14_10H_NS, uploadObject } from '../fixtures/upload-objects.js';
+
+let root: string;
+let outside: string;
+
+beforeEach(async () => {
+  const base = await mkdtemp(path.join(tmpdir(), 'seatbelt-object-store-'));
+  root = path.join(base, 'store');
+  outside = path.join(base, 'outside');
+  await mkdir(outside);
+});
+
+afterEach(async () => {
+  await rm(path.dirname(root), { recursive: true, force: true });
+});
+
+/** Every file under `dir`, relative, with / between segments. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+describe('objectKey', () => {
+  it('is <job>/<YYYYMMDD>/<start>_<end>_<seq>.log.gz, in UTC', () => {
+    expect(objectKey(uploadObject(['a'], { gzip: true, seq: 7 }))).toBe('job-1/20241114/20241114T100000Z_20241114T100500Z_7.log.gz');
+    expect(objectKey(uploadObject(['a'], { seq: 8 }))).toBe('job-1/20241114/20241114T100000Z_20241114T100500Z_8.log');
+    // The day comes from the start: an object across midnight stays in its first day's folder.
+    const late = NOV_14_10H_NS + 14 * 3600e9 - 1e9;
+    expect(objectKey(uploadObject(['a'], { firstTimestamp: late, lastTimestamp: late + 2e9 }))).toBe(
+      'job-1/20241114/20241114T235959Z_20241115T000001Z_0.log',
+    );
+  });
+
+  it('names an object without event timestamps by the clock', () => {
+    const now = Date.UTC(2025, 0, 2, 3, 4, 5);
+    expect(objectKey(uploadObject(['a'], { firstTimestamp: Number.NaN, lastTimestamp: Number.NaN }), now)).toBe(
+      'job-1/20250102/20250102T030405Z_20250102T030405Z_0.log',
+    );
+  });
+
+  it('refuses a job id that is not a safe name', () => {
+    for (const jobId of ['../evil', '..', '.', 'a/b', 'a\\b', '', '-x', 'x'.repeat(65), 'job\0']) {
+      expect(() => objectKey(uploadObject(['a'], { jobId }))).toThrow(expect.objectContaining({ code: 'ERR_DESTINATION_PATH' }));
+    }
+  });
+});
+
+describe('ObjectStoreDestination', () => {
+  it('writes each object under its key, creating the folders', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    await store.put(uploadObject(['{"a":1}', '{"a":2}'], { gzip: true, seq: 0 }));
+    const key = await store.write(uploadObject(['{"a":3}'], { seq: 1 }));
+    expect(key).toBe('job-1/20241114/20241114T100000Z_20241114T100500Z_1.log');
+    expect(await listFiles(root)).toEqual([
+      'job-1/20241114/20241114T100000Z_20241114T100500Z_0.log.gz',
+      'job-1/20241114/20241114T100000Z_20241114T100500Z_1.log',
+    ]);
+    const gz = await readFile(path.join(root, 'job-1/20241114/20241114T100000Z_20241114T100500Z_0.log.gz'));
+    expect(gunzipSync(gz).toString()).toBe('{"a":1}\n{"a":2}\n');
+    expect((await readFile(path.join(root, key))).toString()).toBe('{"a":3}\n');
+  });
+
+  it('writes to a temporary name in the same folder first, then gives the file its name', async () => {
+    const folder = path.join(root, 'job-1', '20241114');
+    await mkdir(folder, { recursive: true });
+    const seen: string[] = [];
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(folder, (_event, name) => {
+        if (name !== null && seen[seen.length - 1] !== name) seen.push(name);
+      });
+      const store = new ObjectStoreDestination({ directory: root });
+      const key = await store.write(uploadObject(['x'], { gzip: true }));
+      // inotify delivers asynchronously: give it a moment.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const final = path.basename(key);
+      const temp = seen.findIndex((name) => name.startsWith(`.${final}.`) && name.endsWith('.tmp'));
+      expect(temp).toBeGreaterThanOrEqual(0);
+      expect(seen.indexOf(final)).toBeGreaterThan(temp);
+      expect(await readdir(folder)).toEqual([final]); // no temporary file left behind
+    } finally {
+      watcher?.close();
+    }
+  });
+
+  it('never shows a reader a partial object', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    // Incompressible, so the file is megabytes and its write takes many steps.
+    const lines = Array.from({ length: 64 }, () => randomBytes(48 * 1024).toString('base64'));
+    const expected = `${lines.join('\n')}\n`;
+    for (let seq = 0; seq < 3; seq++) {
+      const object = uploadObject(lines, { gzip: true, seq });
+      const file = path.join(root, objectKey(object));
+      let done = false;
+      const seen: string[] = [];
+      const put = store.put(object).finally(() => (done = true));
+      while (!done) {
+        try {
+          seen.push(gunzipSync(await readFile(file)).toString() === expected ? 'whole' : 'different');
+        } catch (error) {
+          // ENOENT: not there yet; anything else (a truncated gzip) is what must never happen.
+          seen.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : `partial: ${String(error)}`);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await put;
+      expect(seen.filter((s) => s !== 'absent' && s !== 'whole')).toEqual([]);
+      expect(gunzipSync(await readFile(file)).toString()).toBe(expected);
+    }
+  });
+
+  it('never replaces an existing object: a repeated key gets a suffix', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    const first = await store.write(uploadObject(['first']));
+    const second = await store.write(uploadObject(['second']));
+    const third = await store.write(uploadObject(['third']));
+    expect([first, second, third]).toEqual([
+      'job-1/20241114/20241114T100000Z_20241114T100500Z_0.log',
+      'job-1/20241114/20241114T100000Z_20241114T100500Z_0-1.log',
+      'job-1/20241114/20241114T100000Z_20241114T100500Z_0-2.log',
+    ]);
+    expect((await readFile(path.join(root, first))).toString()).toBe('first\n');
+    expect((await readFile(path.join(root, third))).toString()).toBe('third\n');
+  });
+
+  it('refuses a job id that would leave the directory, touching nothing', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    for (const jobId of ['../outside', '..', '../../etc']) {
+      await expect(store.put(uploadObject(['x'], { jobId }))).rejects.toMatchObject({ code: 'ERR_DESTINATION_PATH' });
+    }
+    expect(await listFiles(outside)).toEqual([]);
+    await expect(readdir(root)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses a folder that a symlink takes outside the directory', async () => {
+    await mkdir(root, { recursive: true });
+    await symlink(outside, path.join(root, 'job-1'));
+    const store = new ObjectStoreDestination({ directory: root });
+    await expect(store.put(uploadObject(['x']))).rejects.toMatchObject({ code: 'ERR_DESTINATION_PATH', message: expect.stringContaining('symlink') });
+    expect(await listFiles(outside)).toEqual([]);
+  });
+
+  it('reports file system failures as retryable, leaving no temporary file', async () => {
+    await mkdir(path.join(root, 'job-1'), { recursive: true });
+    // A file where the date folder should be: mkdir fails.
+    await writeFile(path.join(root, 'job-1', '20241114'), 'in the way');
+    const store = new ObjectStoreDestination({ directory: root });
+    await expect(store.put(uploadObject(['x']))).rejects.toMatchObject({ code: 'ERR_DESTINATION_UNAVAILABLE', retryable: true });
+    expect(await listFiles(root)).toEqual(['job-1/20241114']);
+  });
+
+  it('refuses puts after close', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    await store.close();
+    await expect(store.put(uploadObject(['x']))).rejects.toMatchObject({ code: 'ERR_DESTINATION_CLOSED' });
+  });
+
+  it('keeps gzip bytes as given', async () => {
+    const store = new ObjectStoreDestination({ directory: root, fsync: false });
+    const body = gzipSync('a\n');
+    const key = await store.write({ ...uploadObject(['a']), compression: 'gzip', body });
+    expect(Buffer.compare(await readFile(path.join(root, key)), body)).toBe(0);
+  });
+});
