@@ -46,7 +46,7 @@ export interface OutputOptions {
   field_names: string[];
   output_type?: OutputType;
   timestamp_format?: TimestampFormat;
-  /** Keep one event in N on average (1 = all). Cloudflare's sample_rate is a fraction; see README. */
+  /** Cloudflare's fraction of events kept, 0 < x <= 1 (0.1 keeps 1 in 10); 1 keeps all. */
   sample_rate?: number;
 }
 
@@ -72,8 +72,14 @@ export interface JobConfig {
   overflow?: 'block' | 'drop_oldest' | 'drop_newest';
 }
 
-/** The ledger's reasons for an event not delivered: a closed, documented set. */
+/**
+ * The ledger's reasons for an event not delivered: a closed, documented set. `filtered` and
+ * `sampled` are intentional (the job asked for them, as Vector tags `intentional`); every other
+ * reason is a loss.
+ */
 export const DROP_REASONS = [
+  'filtered',
+  'sampled',
   'unconfigured',
   'shed',
   'buffer_limit',
@@ -85,3 +91,6 @@ export const DROP_REASONS = [
   'crashed',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
+
+/** Reasons the job asked for: not a loss. */
+export const INTENTIONAL_REASONS: ReadonlySet<DropReason> = new Set(['filtered', 'sampled']);
