@@ -1,0 +1,392 @@
+/**
+ * The ledger: for every job, at every moment, `ingested = delivered + Σ dropped[reason] + inFlight`
+ * (reasons: DROP_REASONS, a closed set). Stages in different threads count into one table of
+ * counters in a SharedArrayBuffer that the main thread owns; they count per batch (n events, one
+ * atomic add), never per event.
+ *
+ * describeLayout — the SharedArrayBuffer, described once (and as data by `describeLayout()`); no
+ * bare index into it anywhere else:
+ *
+ *   byte 0    ┌──────────────────────────────────────────────────────────────────────────────┐
+ *             │ MAGIC i32 │ VERSION i32 │ MAX_JOBS i32 │ SLOT_WORDS i32 │ REASONS i32        │ header
+ *   byte 20   │ ALLOCATED i32   owner → views: slots in use, "-" included                   │
+ *   byte 24   │ reserved, to HEADER_BYTES                                                    │
+ *   byte 64   ├──────────────────────────────────────────────────────────────────────────────┤
+ *             │ slot 0 ("-": events of no job)       SLOT_BYTES                              │
+ *             │ slot 1 … slot MAX_JOBS (jobs)        SLOT_BYTES each                         │
+ *             └──────────────────────────────────────────────────────────────────────────────┘
+ *
+ *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 1 = 14 i64 words (SLOT_BYTES = 112):
+ *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ reserved 13 ┐
+ *
+ *   slot s starts at byte HEADER_BYTES + s × SLOT_BYTES; counter w of slot s is
+ *   BigInt64Array index (HEADER_BYTES / 8) + s × SLOT_WORDS + w (`counterIndex`).
+ *
+ * Memory: 112 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
+ * 64 + 100,001 × 112 = 11,200,176 bytes (10.7 MiB). Each thread holding the job → slot map adds about
+ * 50 bytes of heap per job it knows (a Map entry and an array slot, measured; the id strings are
+ * shared with the thread's config).
+ *
+ * Why i64 counters: an i32 wraps after 2^31 events, 36 minutes for a job at a million events a
+ * second. Atomics.add on a BigInt64Array is one instruction; Float64-safe i32 pairs would need a
+ * compare-and-swap loop. Reads convert to Number, exact up to 2^53 events.
+ *
+ * Why `inFlight` never reads negative while other threads count: counters are read with
+ * sequentially consistent loads, delivered and dropped first, ingested last. A stage counts an
+ * event delivered or dropped only after it was counted ingested (the batch reached it through a
+ * ring, which orders the two), so the ingested read last is at least the ingests behind every
+ * delivery read before it. A counter stays balanced only if stages keep that order.
+ *
+ * Why slots are never freed: a job's counts are its history, and reusing a slot while a worker
+ * still counts for the old job would corrupt both. The table is finite (maxJobs); a full table is
+ * a LedgerError, and traffic of no configured job counts under "-" (NONE_SLOT).
+ *
+ * Note: DESIGN.md keeps Atomics out of src/actors; the counter table (the Atomics below) is the
+ * part that belongs in src/native as a shared-counters primitive when that module exists.
+ */
+
+import { DROP_REASONS, NAME_PATTERN, type DropReason } from './job.js';
+import { describeValue } from '../runtime/errors.js';
+
+/** "SBLG" read as a little-endian u32. */
+export const LEDGER_MAGIC = 0x474c4253;
+export const LEDGER_LAYOUT_VERSION = 1;
+
+/** Byte offsets of the header fields (i32). */
+export const MAGIC_OFFSET = 0;
+export const VERSION_OFFSET = 4;
+export const MAX_JOBS_OFFSET = 8;
+export const SLOT_WORDS_OFFSET = 12;
+export const REASONS_OFFSET = 16;
+export const ALLOCATED_OFFSET = 20;
+export const HEADER_BYTES = 64;
+
+/** The same header offsets as Int32Array indices. */
+const MAGIC_INDEX = MAGIC_OFFSET >> 2;
+const VERSION_INDEX = VERSION_OFFSET >> 2;
+const MAX_JOBS_INDEX = MAX_JOBS_OFFSET >> 2;
+const SLOT_WORDS_INDEX = SLOT_WORDS_OFFSET >> 2;
+const REASONS_INDEX = REASONS_OFFSET >> 2;
+const ALLOCATED_INDEX = ALLOCATED_OFFSET >> 2;
+
+/** Counter words within a slot. */
+export const INGESTED_WORD = 0;
+export const DELIVERED_WORD = 1;
+export const DROPPED_WORD = 2;
+export const SLOT_WORDS = 2 + DROP_REASONS.length + 1;
+export const SLOT_BYTES = SLOT_WORDS * 8;
+const HEADER_WORDS = HEADER_BYTES / 8;
+
+if (DROPPED_WORD + DROP_REASONS.length > SLOT_WORDS) {
+  throw new Error(`ledger slot of ${SLOT_WORDS} words cannot hold ${DROP_REASONS.length} drop reasons`);
+}
+
+/** The slot of events that belong to no job (unconfigured or malformed traffic). */
+export const NONE_JOB = '-';
+export const NONE_SLOT = 0;
+export const DEFAULT_MAX_JOBS = 100_000;
+/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~107 MiB at 112-byte slots). */
+export const MAX_MAX_JOBS = 1_000_000;
+
+const REASON_WORD = Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, DROPPED_WORD + i])) as Record<
+  DropReason,
+  number
+>;
+
+/** Bytes of shared memory for a table of `maxJobs` job slots plus "-". */
+export function ledgerBytes(maxJobs: number): number {
+  return HEADER_BYTES + (maxJobs + 1) * SLOT_BYTES;
+}
+
+/** The layout above as data, for a metrics page or a debugger: named offsets, no drawing. */
+export function describeLayout(maxJobs: number = DEFAULT_MAX_JOBS): {
+  headerBytes: number;
+  slotBytes: number;
+  slots: number;
+  totalBytes: number;
+  header: Record<'magic' | 'version' | 'maxJobs' | 'slotWords' | 'reasons' | 'allocated', number>;
+  counterWords: Record<'ingested' | 'delivered' | `dropped.${DropReason}`, number>;
+} {
+  const counterWords = { ingested: INGESTED_WORD, delivered: DELIVERED_WORD } as Record<string, number>;
+  for (const reason of DROP_REASONS) counterWords[`dropped.${reason}`] = REASON_WORD[reason];
+  return {
+    headerBytes: HEADER_BYTES,
+    slotBytes: SLOT_BYTES,
+    slots: maxJobs + 1,
+    totalBytes: ledgerBytes(maxJobs),
+    header: {
+      magic: MAGIC_OFFSET,
+      version: VERSION_OFFSET,
+      maxJobs: MAX_JOBS_OFFSET,
+      slotWords: SLOT_WORDS_OFFSET,
+      reasons: REASONS_OFFSET,
+      allocated: ALLOCATED_OFFSET,
+    },
+    counterWords: counterWords as Record<'ingested' | 'delivered' | `dropped.${DropReason}`, number>,
+  };
+}
+
+/** Index of counter `word` of `slot` in a BigInt64Array over the whole buffer. */
+export function counterIndex(slot: number, word: number): number {
+  return HEADER_WORDS + slot * SLOT_WORDS + word;
+}
+
+export type LedgerErrorCode = 'ERR_LEDGER_FULL' | 'ERR_LEDGER_JOB' | 'ERR_LEDGER_SLOT' | 'ERR_LEDGER_COUNT' | 'ERR_LEDGER_LAYOUT';
+
+export class LedgerError extends Error {
+  readonly code: LedgerErrorCode;
+  constructor(code: LedgerErrorCode, message: string) {
+    super(message);
+    this.name = 'LedgerError';
+    this.code = code;
+  }
+}
+
+export interface LedgerEntry {
+  ingested: number;
+  delivered: number;
+  dropped: Record<DropReason, number>;
+  inFlight: number;
+}
+
+export type LedgerSnapshot = Record<string, LedgerEntry>;
+
+/** What a worker needs to count into the ledger: plain data, post it. `jobs[s]` names slot s. */
+export interface LedgerHandle {
+  readonly buffer: SharedArrayBuffer;
+  readonly jobs: readonly string[];
+}
+
+export interface LedgerOptions {
+  /** Job slots, "-" not included; default 100,000. */
+  maxJobs?: number;
+}
+
+/**
+ * Counting and reading, in any thread: built from the SharedArrayBuffer and the slot names the
+ * owner handed over (`LedgerView.attach(ledger.handle())`).
+ */
+export class LedgerView {
+  readonly buffer: SharedArrayBuffer;
+  readonly maxJobs: number;
+  protected readonly header: Int32Array;
+  protected readonly counters: BigInt64Array;
+  /** Slot s is named jobs[s]; append-only. */
+  protected readonly jobs: string[];
+  protected readonly slots = new Map<string, number>();
+
+  protected constructor(buffer: SharedArrayBuffer, jobs: readonly string[]) {
+    this.buffer = buffer;
+    this.header = new Int32Array(buffer, 0, HEADER_BYTES >> 2);
+    this.maxJobs = this.header[MAX_JOBS_INDEX] ?? 0;
+    this.counters = new BigInt64Array(buffer);
+    this.jobs = [];
+    this.learn(jobs);
+  }
+
+  static attach(handle: LedgerHandle): LedgerView {
+    checkLayout(handle.buffer);
+    return new LedgerView(handle.buffer, handle.jobs);
+  }
+
+  /** Learns the slots the owner allocated since this view was built (slots are append-only). */
+  update(handle: LedgerHandle): void {
+    if (handle.buffer.byteLength !== this.buffer.byteLength) {
+      throw new LedgerError(
+        'ERR_LEDGER_LAYOUT',
+        `ledger handle of ${handle.buffer.byteLength} bytes names another ledger than this view's ${this.buffer.byteLength}`,
+      );
+    }
+    this.learn(handle.jobs);
+  }
+
+  /** The slot of a job this view knows, or undefined (count such traffic under NONE_SLOT). */
+  slotOf(jobId: string): number | undefined {
+    return this.slots.get(jobId);
+  }
+
+  /** The job of a slot, or undefined if this view does not know it. */
+  jobOf(slot: number): string | undefined {
+    return this.jobs[slot];
+  }
+
+  ingest(slot: number, n: number): void {
+    this.add(slot, INGESTED_WORD, n);
+  }
+
+  deliver(slot: number, n: number): void {
+    this.add(slot, DELIVERED_WORD, n);
+  }
+
+  drop(slot: number, reason: DropReason, n: number): void {
+    const word = REASON_WORD[reason];
+    if (word === undefined) {
+      throw new LedgerError('ERR_LEDGER_COUNT', `unknown drop reason ${describeValue(reason)}; reasons: ${DROP_REASONS.join(', ')}`);
+    }
+    this.add(slot, word, n);
+  }
+
+  /** One job's counters, or undefined for a slot this view does not know. */
+  entry(jobId: string): LedgerEntry | undefined {
+    const slot = this.slots.get(jobId);
+    return slot === undefined ? undefined : this.read(slot);
+  }
+
+  /** Every known slot's counters, "-" included, keyed by job. */
+  snapshot(): LedgerSnapshot {
+    const out: LedgerSnapshot = {};
+    for (let slot = 0; slot < this.jobs.length; slot++) out[this.jobs[slot] as string] = this.read(slot);
+    return out;
+  }
+
+  /** The sums over every slot in use (slots the owner allocated, known here by name or not). */
+  totals(): LedgerEntry {
+    const total = emptyEntry();
+    for (let slot = 0; slot < this.allocated(); slot++) {
+      const entry = this.read(slot);
+      total.ingested += entry.ingested;
+      total.delivered += entry.delivered;
+      total.inFlight += entry.inFlight;
+      for (const reason of DROP_REASONS) total.dropped[reason] += entry.dropped[reason];
+    }
+    return total;
+  }
+
+  /** True when no slot in use has more events delivered or dropped than ingested. */
+  balanced(): boolean {
+    for (let slot = 0; slot < this.allocated(); slot++) if (this.read(slot).inFlight < 0) return false;
+    return true;
+  }
+
+  /** Slots in use as the owner last published them, "-" included. */
+  allocated(): number {
+    // Consumes the owner's count of slots in use.
+    return Atomics.load(this.header, ALLOCATED_INDEX);
+  }
+
+  private add(slot: number, word: number, n: number): void {
+    if (!(Number.isInteger(slot) && slot >= 0 && slot <= this.maxJobs)) {
+      throw new LedgerError('ERR_LEDGER_SLOT', `ledger slot must be an integer from 0 to ${this.maxJobs}, got ${describeValue(slot)}`);
+    }
+    if (!(Number.isSafeInteger(n) && n >= 0)) {
+      throw new LedgerError('ERR_LEDGER_COUNT', `ledger count must be a non-negative safe integer, got ${describeValue(n)}`);
+    }
+    if (n === 0) return;
+    // Publishes n more events of this job and reason to every thread that reads the ledger.
+    Atomics.add(this.counters, counterIndex(slot, word), BigInt(n));
+  }
+
+  private read(slot: number): LedgerEntry {
+    const entry = emptyEntry();
+    let settled = 0;
+    // Consumes delivered and dropped before ingested: see "never reads negative" above.
+    entry.delivered = Number(Atomics.load(this.counters, counterIndex(slot, DELIVERED_WORD)));
+    settled += entry.delivered;
+    for (const reason of DROP_REASONS) {
+      // Consumes the drops counted by every stage.
+      const n = Number(Atomics.load(this.counters, counterIndex(slot, REASON_WORD[reason])));
+      entry.dropped[reason] = n;
+      settled += n;
+    }
+    // Consumes ingests, last.
+    entry.ingested = Number(Atomics.load(this.counters, counterIndex(slot, INGESTED_WORD)));
+    entry.inFlight = entry.ingested - settled;
+    return entry;
+  }
+
+  private learn(jobs: readonly string[]): void {
+    for (let slot = this.jobs.length; slot < jobs.length; slot++) {
+      const job = jobs[slot] as string;
+      this.jobs.push(job);
+      this.slots.set(job, slot);
+    }
+  }
+}
+
+/**
+ * The owner's ledger (main thread): creates the table and allocates job slots. Every thread,
+ * the owner included, counts through the same methods.
+ */
+export class Ledger extends LedgerView {
+  static create(options: LedgerOptions = {}): Ledger {
+    const maxJobs = options.maxJobs ?? DEFAULT_MAX_JOBS;
+    if (!(Number.isInteger(maxJobs) && maxJobs >= 1 && maxJobs <= MAX_MAX_JOBS)) {
+      throw new LedgerError('ERR_LEDGER_SLOT', `ledger maxJobs must be an integer from 1 to ${MAX_MAX_JOBS}, got ${describeValue(maxJobs)}`);
+    }
+    const buffer = new SharedArrayBuffer(ledgerBytes(maxJobs));
+    const header = new Int32Array(buffer, 0, HEADER_BYTES >> 2);
+    header[MAGIC_INDEX] = LEDGER_MAGIC;
+    header[VERSION_INDEX] = LEDGER_LAYOUT_VERSION;
+    header[MAX_JOBS_INDEX] = maxJobs;
+    header[SLOT_WORDS_INDEX] = SLOT_WORDS;
+    header[REASONS_INDEX] = DROP_REASONS.length;
+    // Publishes the "-" slot; the buffer reaches other threads only after this, by postMessage.
+    Atomics.store(header, ALLOCATED_INDEX, 1);
+    return new Ledger(buffer, [NONE_JOB]);
+  }
+
+  /**
+   * The slot of a job, allocated on first use. Throws ERR_LEDGER_JOB for a name outside
+   * NAME_PATTERN and ERR_LEDGER_FULL when every slot is taken. "-" is NONE_SLOT.
+   */
+  slot(jobId: string): number {
+    const known = this.slots.get(jobId);
+    if (known !== undefined) return known;
+    if (typeof jobId !== 'string' || !NAME_PATTERN.test(jobId)) {
+      throw new LedgerError(
+        'ERR_LEDGER_JOB',
+        `ledger job id must be 1-64 of [A-Za-z0-9_-] starting with a letter or digit, got ${describeValue(jobId)}`,
+      );
+    }
+    const slot = this.jobs.length;
+    if (slot > this.maxJobs) {
+      throw new LedgerError(
+        'ERR_LEDGER_FULL',
+        `ledger is full: all ${this.maxJobs} job slots are in use, cannot add job "${jobId}" (raise maxJobs)`,
+      );
+    }
+    this.jobs.push(jobId);
+    this.slots.set(jobId, slot);
+    // Publishes the new slot count to views (they learn its name through `handle()`).
+    Atomics.store(this.header, ALLOCATED_INDEX, this.jobs.length);
+    return slot;
+  }
+
+  /** Job slots left before the table is full. */
+  free(): number {
+    return this.maxJobs + 1 - this.jobs.length;
+  }
+
+  /** Plain data for another thread's `LedgerView.attach` or `update`. */
+  handle(): LedgerHandle {
+    return { buffer: this.buffer, jobs: this.jobs.slice() };
+  }
+}
+
+function checkLayout(buffer: unknown): asserts buffer is SharedArrayBuffer {
+  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < HEADER_BYTES) {
+    throw new LedgerError('ERR_LEDGER_LAYOUT', `not a Seatbelt ledger: expected a SharedArrayBuffer, got ${describeValue(buffer)}`);
+  }
+  const header = new Int32Array(buffer, 0, HEADER_BYTES >> 2);
+  const fields: [string, number | undefined, number][] = [
+    ['magic', header[MAGIC_INDEX], LEDGER_MAGIC],
+    ['layout version', header[VERSION_INDEX], LEDGER_LAYOUT_VERSION],
+    ['slot words', header[SLOT_WORDS_INDEX], SLOT_WORDS],
+    ['drop reasons', header[REASONS_INDEX], DROP_REASONS.length],
+  ];
+  for (const [name, got, want] of fields) {
+    if (got !== want) throw new LedgerError('ERR_LEDGER_LAYOUT', `not a Seatbelt ledger of this build: ${name} is ${got}, expected ${want}`);
+  }
+  const maxJobs = header[MAX_JOBS_INDEX] ?? 0;
+  if (buffer.byteLength !== ledgerBytes(maxJobs)) {
+    throw new LedgerError(
+      'ERR_LEDGER_LAYOUT',
+      `ledger of ${maxJobs} job slots needs ${ledgerBytes(maxJobs)} bytes, the buffer has ${buffer.byteLength}`,
+    );
+  }
+}
+
+function emptyEntry(): LedgerEntry {
+  const dropped = Object.fromEntries(DROP_REASONS.map((reason) => [reason, 0])) as Record<DropReason, number>;
+  return { ingested: 0, delivered: 0, dropped, inFlight: 0 };
+}
