@@ -6,6 +6,8 @@
  *   logfwdr → logreceiver   TYPE_EVENTS          the events to forward, configured ones
  *                           TYPE_SURPLUS         fail-open events for zones without a job (shed first)
  *   logreceiver → buftee    TYPE_JOB_BATCH       [JobHeader][batch]: one job's events
+ *                           TYPE_ZONE_BATCH      [JobHeader][batch]: fail-open surplus of one zone
+ *                                                (JobHeader.slot holds the zone id)
  *   buftee → logpush        TYPE_JOB_BATCH       [JobHeader][batch], JobHeader.offset = Buftee's offset
  *   logpush → buftee        TYPE_ACK             [AckRecord]: a job's batches up to an offset are done
  *
@@ -19,6 +21,9 @@ export const TYPE_EVENTS = 1;
 export const TYPE_SURPLUS = 2;
 export const TYPE_JOB_BATCH = 3;
 export const TYPE_ACK = 4;
+export const TYPE_ZONE_BATCH = 5;
+/** logpush → buftee: a new Logpush incarnation; Buftee re-sends what was not acknowledged. */
+export const TYPE_HELLO = 6;
 
 export const JOB_HEADER_BYTES = 16;
 const SLOT_OFFSET = 0;
@@ -28,6 +33,12 @@ const OFFSET_OFFSET = 8;
 export const ACK_BYTES = 24;
 const DELIVERED_OFFSET = 16;
 const FAILED_OFFSET = 20;
+
+/** Copies `batch` behind a job header into a claimed slot of `bytes` at `offset`. */
+export function writeJobBatch(bytes: Uint8Array, offset: number, header: JobHeader, batch: Uint8Array): void {
+  writeJobHeader(new DataView(bytes.buffer, bytes.byteOffset + offset, JOB_HEADER_BYTES), 0, header.slot, header.events, header.offset);
+  bytes.set(batch, offset + JOB_HEADER_BYTES);
+}
 
 export interface JobHeader {
   slot: number;

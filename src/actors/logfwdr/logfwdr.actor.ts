@@ -1,0 +1,156 @@
+/**
+ * Logfwdr: decides which events to forward, by dataset and by the jobs of the config in force
+ * (handed over by the owner's config guard with `reconfigure`). Routes on each batch's keys
+ * without decoding a payload, and counts every event into the ledger: ingested for each of its
+ * jobs, or, for zones without a job, ingested and dropped as `unconfigured` under "-" (or
+ * forwarded as fail-open surplus, marked so it is shed first).
+ */
+
+import { defineActor } from '../../runtime/actor.js';
+import { BatchReader, BatchWriter, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
+import { DATASETS, type Dataset } from '../job.js';
+import { LedgerView, NONE_SLOT } from '../ledger.js';
+import { TYPE_EVENTS, TYPE_SURPLUS } from '../messages.js';
+import { SlotTally, type StageConfig } from '../stage-config.js';
+import { RoutingTable } from './routing-table.js';
+
+export interface LogfwdrArgs {
+  target: string;
+  structures: CodecStructures;
+  config: StageConfig;
+}
+
+/** Per distinct key of a batch: the jobs' slots, or a marker for a zone without a job. */
+const FORWARD_SURPLUS = -1;
+const DROP = -2;
+
+interface State {
+  reader: BatchReader;
+  forward: BatchWriter;
+  surplus: BatchWriter;
+  ledger: LedgerView;
+  table: RoutingTable;
+  mode: StageConfig['mode'];
+  generation: number;
+  /** dataset → zone → slots of its jobs (built lazily from the table, cleared on reconfigure). */
+  slots: Map<string, Map<string, readonly number[]>>;
+  tally: SlotTally;
+  keyJobs: (readonly number[] | number)[];
+  counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number };
+}
+
+const NONE: readonly number[] = Object.freeze([]);
+
+function isDataset(name: string): name is Dataset {
+  return (DATASETS as readonly string[]).includes(name);
+}
+
+function apply(state: State, config: StageConfig): void {
+  state.ledger.update(config.ledger);
+  state.table = RoutingTable.fromJobs(config.jobs);
+  state.mode = config.mode;
+  state.generation = config.generation;
+  state.slots.clear();
+}
+
+function jobsOf(state: State, dataset: string, key: string): readonly number[] | number {
+  let byZone = state.slots.get(dataset);
+  if (byZone === undefined) state.slots.set(dataset, (byZone = new Map()));
+  let slots = byZone.get(key);
+  if (slots === undefined) {
+    const zone = Number(key);
+    const ids: readonly string[] = isDataset(dataset) && Number.isSafeInteger(zone) ? state.table.jobsFor(dataset, zone) : [];
+    slots = ids.length === 0 ? NONE : ids.map((id) => state.ledger.slotOf(id) ?? NONE_SLOT);
+    // Bounded: one entry per zone seen; a config change clears it.
+    if (byZone.size < 1_000_000) byZone.set(key, slots);
+  }
+  if (state.mode === 'fail-closed') return DROP;
+  if (slots.length > 0) return slots;
+  return state.mode === 'fail-open' ? FORWARD_SURPLUS : DROP;
+}
+
+export const actor = defineActor<LogfwdrArgs, State>({
+  init(ctx) {
+    const codec = new Codec(ctx.args.structures);
+    const ledger = LedgerView.attach(ctx.args.config.ledger);
+    const state: State = {
+      reader: new BatchReader(codec),
+      forward: new BatchWriter(codec),
+      surplus: new BatchWriter(codec),
+      ledger,
+      table: RoutingTable.EMPTY,
+      mode: 'fail-closed',
+      generation: 0,
+      slots: new Map(),
+      tally: new SlotTally(ledger.maxJobs + 1),
+      keyJobs: [],
+      counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0 },
+    };
+    apply(state, ctx.args.config);
+    return state;
+  },
+
+  async handle(batch, ctx, state) {
+    const { reader, forward, surplus, tally, ledger } = state;
+    try {
+      reader.reset(batch);
+    } catch (error) {
+      if (!isCodecError(error)) throw error;
+      // A batch that is not one: a single ledger entry, and the stage keeps serving.
+      ledger.ingest(NONE_SLOT, 1);
+      ledger.drop(NONE_SLOT, 'malformed', 1);
+      state.counts.malformed++;
+      ctx.log.warn({ err: error }, 'malformed batch dropped');
+      return;
+    }
+    const dataset = reader.dataset;
+    const keyJobs = state.keyJobs;
+    keyJobs.length = reader.keyCount;
+    for (let k = 0; k < keyJobs.length; k++) keyJobs[k] = jobsOf(state, dataset, reader.keyByIndex(k));
+    forward.begin(dataset);
+    surplus.begin(dataset);
+    let unconfigured = 0;
+    for (let i = 0; i < reader.count; i++) {
+      const jobs = keyJobs[reader.keyIndex(i)]!;
+      if (typeof jobs !== 'number') {
+        for (let j = 0; j < jobs.length; j++) tally.add(jobs[j]!, 1);
+        if (!forward.tryAddFrom(reader, i)) {
+          tally.drain((slot, n) => ledger.ingest(slot, n));
+          await send(ctx.ref(ctx.args.target), forward, TYPE_EVENTS);
+          forward.begin(dataset).addFrom(reader, i);
+        }
+      } else if (jobs === FORWARD_SURPLUS) {
+        tally.add(NONE_SLOT, 1);
+        if (!surplus.tryAddFrom(reader, i)) {
+          tally.drain((slot, n) => ledger.ingest(slot, n));
+          await send(ctx.ref(ctx.args.target), surplus, TYPE_SURPLUS);
+          surplus.begin(dataset).addFrom(reader, i);
+        }
+      } else {
+        unconfigured++;
+      }
+    }
+    if (unconfigured > 0) {
+      ledger.ingest(NONE_SLOT, unconfigured);
+      ledger.drop(NONE_SLOT, 'unconfigured', unconfigured);
+      state.counts.unconfigured += unconfigured;
+    }
+    // Counts ingested before the batch can reach a stage that counts it delivered or dropped.
+    tally.drain((slot, n) => ledger.ingest(slot, n));
+    state.counts.forwarded += forward.count;
+    state.counts.surplus += surplus.count;
+    if (forward.count > 0) await send(ctx.ref(ctx.args.target), forward, TYPE_EVENTS);
+    if (surplus.count > 0) await send(ctx.ref(ctx.args.target), surplus, TYPE_SURPLUS);
+  },
+
+  reconfigure(partial, _ctx, state) {
+    apply(state, partial as StageConfig);
+  },
+
+  stats: (_ctx, state) => ({ generation: state.generation, mode: state.mode, jobs: state.table.jobIds.length, ...state.counts }),
+});
+
+async function send(ref: { trySend(b: Uint8Array, t: number): boolean; send(b: Uint8Array, t: number, ms: number): Promise<void> }, writer: BatchWriter, type: number): Promise<void> {
+  const batch = writer.finish();
+  if (!ref.trySend(batch, type)) await ref.send(batch, type, 60_000);
+}

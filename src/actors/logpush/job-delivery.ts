@@ -1,0 +1,226 @@
+/**
+ * One job's delivery inside the Logpush actor: Buftee batches in, events through the compiled job
+ * (filter, sample, format, batch), objects out to the destination one at a time and in order, and
+ * acks back to Buftee only for batches whose every line the destination confirmed.
+ *
+ * Lines get consecutive sequence numbers (the upload objects' ledger ids). A batch is complete when
+ * the destination confirmed (or refused for good) every line up to its last one; only then is it
+ * counted in the ledger (delivered, filtered, sampled, oversized, malformed, destination_failed)
+ * and acked. Counting at completion keeps the ledger exact across a Logpush restart: Buftee resends
+ * what was not acked, and nothing of it was counted yet. (The destination may then see some lines
+ * of a partly confirmed batch twice: delivery is at-least-once.)
+ *
+ * A destination that fails with a retryable error keeps its object and tries again after a pause,
+ * for as long as it takes: the job's events wait in Buftee (bounded by its limits), other jobs go on.
+ */
+
+import type { BatchReader } from '../../runtime/codec.js';
+import type { JobConfig } from '../job.js';
+import type { LedgerView } from '../ledger.js';
+import { CompiledJob } from './compiled-job.js';
+import type { Destination } from './destinations/destination.js';
+import { isLogpushError, messageOf } from './errors.js';
+import { compressObject, type UploadObject } from './upload-object.js';
+
+interface BatchEntry {
+  offset: number;
+  /** Size of the batch as Buftee holds it, until it is acked. */
+  bytes: number;
+  /** Lines [firstLine, firstLine + lines) of this batch went into objects. */
+  firstLine: number;
+  lines: number;
+  /** Every line of this batch, and of the batches before it, has a sequence number at most this. */
+  lastLine: number;
+  filtered: number;
+  sampled: number;
+  oversized: number;
+  malformed: number;
+  failed: number;
+}
+
+export interface DeliveryDeps {
+  destination: Destination;
+  ledger: LedgerView;
+  /** Tells Buftee the job's batches up to `offset` are done. */
+  ack(slot: number, offset: number, delivered: number, failed: number): void;
+  /** Logs a failed put; `retrying` says whether the object will be tried again. */
+  onError(jobId: string, error: unknown, retrying: boolean): void;
+  /** Pause before a retryable failure is tried again. Default 2 s. */
+  retryDelayMs?: number;
+}
+
+export interface DeliveryCounts {
+  batches: number;
+  events: number;
+  objects: number;
+  delivered: number;
+  failedObjects: number;
+  retries: number;
+}
+
+export class JobDelivery {
+  readonly compiled: CompiledJob;
+  readonly counts: DeliveryCounts = { batches: 0, events: 0, objects: 0, delivered: 0, failedObjects: 0, retries: 0 };
+  private readonly entries: BatchEntry[] = [];
+  private readonly objects: UploadObject[] = [];
+  private nextLine = 0;
+  private held = 0;
+  private confirmedThrough = -1;
+  private putting = false;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly job: JobConfig,
+    readonly slot: number,
+    private readonly deps: DeliveryDeps,
+  ) {
+    this.compiled = new CompiledJob(job, { onObject: (object) => this.queue(object) });
+  }
+
+  /** Takes one Buftee batch (at `offset`, `bytes` long) of this job; `reader` is reset on it. */
+  add(offset: number, bytes: number, reader: BatchReader, now: number): void {
+    this.held += bytes;
+    const entry: BatchEntry = { offset, bytes, firstLine: this.nextLine, lines: 0, lastLine: -1, filtered: 0, sampled: 0, oversized: 0, malformed: 0, failed: 0 };
+    this.entries.push(entry);
+    const count = reader.count;
+    for (let i = 0; i < count; i++) {
+      let event: unknown;
+      try {
+        event = reader.decode(i);
+      } catch {
+        entry.malformed++;
+        continue;
+      }
+      switch (this.compiled.offer(event, reader.timestamp(i), this.nextLine, now)) {
+        case 'added':
+          this.nextLine++;
+          entry.lines++;
+          break;
+        case 'filtered':
+          entry.filtered++;
+          break;
+        case 'sampled':
+          entry.sampled++;
+          break;
+        case 'oversized':
+          entry.oversized++;
+          break;
+        case 'malformed':
+          entry.malformed++;
+          break;
+      }
+    }
+    entry.lastLine = this.nextLine - 1;
+    this.counts.batches++;
+    this.counts.events += count;
+    this.complete();
+  }
+
+  /** Seals an object whose interval passed. */
+  tick(now: number): void {
+    this.compiled.tick(now);
+  }
+
+  /** Seals the open object (drain, stop). */
+  flush(): void {
+    this.compiled.flush();
+  }
+
+  /** Bytes of the batches taken and not yet acked: what this job holds in Buftee's window. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /** Batches taken and not yet complete. */
+  get pendingBatches(): number {
+    return this.entries.length;
+  }
+
+  /** Resolves once every batch taken so far is complete (after a flush). */
+  whenIdle(): Promise<void> {
+    if (this.entries.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await this.deps.destination.close();
+  }
+
+  private queue(object: UploadObject): void {
+    this.objects.push(object);
+    this.counts.objects++;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.putting || this.closed) return;
+    const object = this.objects[0];
+    if (object === undefined) return;
+    this.putting = true;
+    try {
+      const body = this.compiled.compression === 'gzip' ? await compressObject(object, 'gzip') : object;
+      await this.deps.destination.put(body);
+      this.objects.shift();
+      this.counts.delivered += object.records;
+      this.confirm(object, false);
+    } catch (error) {
+      const retryable = !isLogpushError(error) || error.retryable;
+      this.deps.onError(this.job.id, error, retryable && !this.closed);
+      if (retryable) {
+        this.counts.retries++;
+        this.putting = false;
+        if (!this.closed) this.retryTimer = setTimeout(() => void this.pump(), this.deps.retryDelayMs ?? 2000);
+        return;
+      }
+      this.objects.shift();
+      this.counts.failedObjects++;
+      this.confirm(object, true);
+    }
+    this.putting = false;
+    void this.pump();
+  }
+
+  private confirm(object: UploadObject, failed: boolean): void {
+    if (failed) {
+      for (const e of this.entries) {
+        const from = Math.max(e.firstLine, object.firstLedgerId);
+        const to = Math.min(e.firstLine + e.lines - 1, object.lastLedgerId);
+        if (to >= from) e.failed += to - from + 1;
+      }
+    }
+    this.confirmedThrough = object.lastLedgerId;
+    this.complete();
+  }
+
+  private complete(): void {
+    const { ledger } = this.deps;
+    const slot = this.slot;
+    let last = -1;
+    let delivered = 0;
+    let failed = 0;
+    while (this.entries.length > 0 && this.entries[0]!.lastLine <= this.confirmedThrough) {
+      const e = this.entries.shift()!;
+      this.held -= e.bytes;
+      const ok = e.lines - e.failed;
+      if (ok > 0) ledger.deliver(slot, ok);
+      if (e.failed > 0) ledger.drop(slot, 'destination_failed', e.failed);
+      if (e.filtered > 0) ledger.drop(slot, 'filtered', e.filtered);
+      if (e.sampled > 0) ledger.drop(slot, 'sampled', e.sampled);
+      if (e.oversized > 0) ledger.drop(slot, 'oversized', e.oversized);
+      if (e.malformed > 0) ledger.drop(slot, 'malformed', e.malformed);
+      delivered += ok;
+      failed += e.failed;
+      last = e.offset;
+    }
+    if (last >= 0) this.deps.ack(slot, last, delivered, failed);
+    if (this.entries.length === 0 && this.idleWaiters.length > 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+}
+
+export { messageOf };

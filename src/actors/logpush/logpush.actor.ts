@@ -1,0 +1,173 @@
+/**
+ * The Logpush actor: reads each job's batches from Buftee, decodes every event once, and runs it
+ * through the job (filter, sample, format, upload batch); each job has its own destination and
+ * its own upload queue (job-delivery.ts), so a failing destination holds up only its own job.
+ * Acks go back to Buftee only for batches whose events the destination confirmed.
+ */
+
+import { RingProducer } from '../../native/ring-producer.js';
+import { defineActor } from '../../runtime/actor.js';
+import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
+import type { JobConfig } from '../job.js';
+import { LedgerView } from '../ledger.js';
+import { ACK_BYTES, JOB_HEADER_BYTES, TYPE_ACK, TYPE_HELLO, readJobHeader, writeAck, type AckRecord, type JobHeader } from '../messages.js';
+import type { StageConfig } from '../stage-config.js';
+import { createDestination, type DestinationOptions } from './destinations/create-destination.js';
+import { messageOf } from './errors.js';
+import { JobDelivery } from './job-delivery.js';
+
+export interface LogpushArgs {
+  /** The ring to Buftee for acks and the hello (see BufteeArgs.acks). */
+  acks: SharedArrayBuffer;
+  structures: CodecStructures;
+  config: StageConfig;
+  destinations?: DestinationOptions;
+  /**
+   * A job holding this many bytes of unacked batches has its open object sealed early, so Buftee
+   * can free them: keep it under Buftee's per-buffer budget and window. Default 4 MiB.
+   */
+  maxHeldBytesPerJob?: number;
+  retryDelayMs?: number;
+}
+
+interface State {
+  reader: BatchReader;
+  ledger: LedgerView;
+  jobs: Map<number, JobDelivery>;
+  header: JobHeader;
+  ack: AckRecord;
+  ackBytes: Uint8Array;
+  /** Acks the mailbox had no room for, sent first next time. Bounded: one per batch in flight. */
+  pendingAcks: AckRecord[];
+  counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number };
+}
+
+function jobsOf(config: StageConfig): JobConfig[] {
+  return config.jobs.filter((j) => j.enabled !== false);
+}
+
+export const actor = defineActor<LogpushArgs, State>({
+  init(ctx) {
+    const state: State = {
+      reader: new BatchReader(new Codec(ctx.args.structures)),
+      ledger: LedgerView.attach(ctx.args.config.ledger),
+      jobs: new Map(),
+      header: { slot: 0, events: 0, offset: 0 },
+      ack: { slot: 0, events: 0, offset: 0, delivered: 0, failed: 0 },
+      ackBytes: new Uint8Array(ACK_BYTES),
+      pendingAcks: [],
+      counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0 },
+    };
+    const acks = new RingProducer(ctx.args.acks);
+    const sendAck = (ack: AckRecord): boolean => {
+      writeAck(new DataView(state.ackBytes.buffer), 0, ack);
+      return acks.tryWrite(TYPE_ACK, state.ackBytes);
+    };
+    const configure = (config: StageConfig): void => {
+      state.ledger.update(config.ledger);
+      const wanted = new Map<number, JobConfig>();
+      for (const job of jobsOf(config)) {
+        const slot = state.ledger.slotOf(job.id);
+        if (slot !== undefined) wanted.set(slot, job);
+      }
+      for (const [slot, delivery] of state.jobs) {
+        const next = wanted.get(slot);
+        if (next !== undefined && JSON.stringify(next) === JSON.stringify(delivery.job)) continue;
+        // Removed or changed: what it holds goes out under the old settings first.
+        delivery.flush();
+        void delivery.whenIdle().then(() => delivery.close());
+        state.jobs.delete(slot);
+      }
+      for (const [slot, job] of wanted) {
+        if (state.jobs.has(slot)) continue;
+        try {
+          state.jobs.set(
+            slot,
+            new JobDelivery(job, slot, {
+              destination: createDestination(job.destination, ctx.args.destinations),
+              ledger: state.ledger,
+              retryDelayMs: ctx.args.retryDelayMs,
+              ack: (s, offset, delivered, failed) => {
+                const ack = { slot: s, events: delivered + failed, offset, delivered, failed };
+                if (state.pendingAcks.length > 0 || !sendAck(ack)) state.pendingAcks.push(ack);
+              },
+              onError: (jobId, error, retrying) =>
+                ctx.log.error({ alert: 'destination_failed', job: jobId, retrying }, `job ${jobId}: destination failed: ${messageOf(error)}`),
+            }),
+          );
+        } catch (error) {
+          ctx.log.error({ alert: 'job_refused', job: job.id }, `job ${job.id} refused: ${messageOf(error)}`);
+        }
+      }
+    };
+    (state as State & { configure: typeof configure }).configure = configure;
+    (state as State & { sendAck: typeof sendAck }).sendAck = sendAck;
+    configure(ctx.args.config);
+    // Tells Buftee this is a new Logpush: whatever an earlier one had not acked comes again.
+    if (!acks.tryWrite(TYPE_HELLO, new Uint8Array(0))) throw new Error('the ack ring to Buftee is full at start');
+    return state;
+  },
+
+  handle(batch, ctx, state) {
+    const header = readJobHeader(new DataView(batch.buffer, batch.byteOffset, JOB_HEADER_BYTES), 0, state.header);
+    const delivery = state.jobs.get(header.slot);
+    state.counts.batches++;
+    if (delivery === undefined) {
+      // A job this Logpush does not run (removed, or refused): counted, and acked so Buftee frees it.
+      state.counts.unknownJob++;
+      state.ledger.drop(header.slot, 'unconfigured', header.events);
+      state.pendingAcks.push({ slot: header.slot, events: header.events, offset: header.offset, delivered: 0, failed: 0 });
+      return;
+    }
+    try {
+      state.reader.reset(batch.subarray(JOB_HEADER_BYTES));
+    } catch (error) {
+      if (!isCodecError(error)) throw error;
+      state.counts.malformedBatches++;
+      state.ledger.drop(header.slot, 'malformed', header.events);
+      state.pendingAcks.push({ slot: header.slot, events: header.events, offset: header.offset, delivered: 0, failed: 0 });
+      return;
+    }
+    delivery.add(header.offset, batch.length - JOB_HEADER_BYTES, state.reader, performance.now());
+    if (delivery.heldBytes > (ctx.args.maxHeldBytesPerJob ?? 4 * 1024 * 1024)) {
+      // Objects seal at their own limits; this seals one sooner so its batches can be freed.
+      delivery.flush();
+      state.counts.earlySeals++;
+    }
+  },
+
+  async run(ctx, state) {
+    const sendAck = (state as State & { sendAck: (a: AckRecord) => boolean }).sendAck;
+    while (!ctx.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const now = performance.now();
+      for (const delivery of state.jobs.values()) delivery.tick(now);
+      while (state.pendingAcks.length > 0 && sendAck(state.pendingAcks[0]!)) state.pendingAcks.shift();
+    }
+  },
+
+  async flush(_ctx, state) {
+    const sendAck = (state as State & { sendAck: (a: AckRecord) => boolean }).sendAck;
+    for (const delivery of state.jobs.values()) delivery.flush();
+    await Promise.all([...state.jobs.values()].map((d) => d.whenIdle()));
+    while (state.pendingAcks.length > 0) {
+      if (sendAck(state.pendingAcks[0]!)) state.pendingAcks.shift();
+      else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  },
+
+  async stop(_ctx, state) {
+    await Promise.all([...state.jobs.values()].map((d) => d.close()));
+  },
+
+  reconfigure(partial, _ctx, state) {
+    (state as State & { configure: (c: StageConfig) => void }).configure(partial as StageConfig);
+  },
+
+  stats: (_ctx, state) => ({
+    ...state.counts,
+    heldBytes: [...state.jobs.values()].reduce((a, d) => a + d.heldBytes, 0),
+    pendingAcks: state.pendingAcks.length,
+    jobs: Object.fromEntries([...state.jobs.values()].map((d) => [d.job.id, { ...d.counts, pendingBatches: d.pendingBatches }])),
+  }),
+});

@@ -1,0 +1,166 @@
+/**
+ * Logreceiver: demultiplexes Logfwdr's dataset batches into per-job batches (a zone may have
+ * several jobs), coalesces small ones, and sends them to Buftee with a job header. Fail-open
+ * surplus (zones without a job) is grouped per zone, as the incident's Buftee grouped it per
+ * customer, and sent as zone batches, which Buftee refuses first near its limits.
+ */
+
+import { defineActor } from '../../runtime/actor.js';
+import type { ActorRef } from '../../runtime/actor-ref.js';
+import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
+import { DATASETS, type Dataset } from '../job.js';
+import { LedgerView, NONE_SLOT } from '../ledger.js';
+import { JOB_HEADER_BYTES, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
+import type { StageConfig } from '../stage-config.js';
+import { RoutingTable } from '../logfwdr/routing-table.js';
+import { Demultiplexer, type DemuxOptions, type ReadyBatch } from './demux.js';
+
+export interface LogreceiverArgs {
+  target: string;
+  structures: CodecStructures;
+  config: StageConfig;
+  demux?: DemuxOptions;
+  /** A job's batch waits at most this long for more events. Default 100 ms. */
+  maxDelayMs?: number;
+}
+
+interface State {
+  reader: BatchReader;
+  jobs: Demultiplexer;
+  zones: Demultiplexer;
+  ledger: LedgerView;
+  table: RoutingTable;
+  /** dataset → zone → slots (lazily built; cleared on reconfigure). */
+  slots: Map<string, Map<string, readonly number[]>>;
+  header: JobHeader;
+  sending: Promise<void>;
+  counts: { batchesOut: number; events: number; unrouted: number; malformed: number };
+}
+
+const NONE: readonly number[] = Object.freeze([]);
+
+function slotsFor(state: State, dataset: string, key: string): readonly number[] {
+  let byZone = state.slots.get(dataset);
+  if (byZone === undefined) state.slots.set(dataset, (byZone = new Map()));
+  let slots = byZone.get(key);
+  if (slots === undefined) {
+    const zone = Number(key);
+    const ids: readonly string[] = (DATASETS as readonly string[]).includes(dataset) && Number.isSafeInteger(zone) ? state.table.jobsFor(dataset as Dataset, zone) : [];
+    slots = ids.length === 0 ? NONE : ids.map((id) => state.ledger.slotOf(id) ?? NONE_SLOT);
+    if (byZone.size < 1_000_000) byZone.set(key, slots);
+  }
+  return slots;
+}
+
+const zoneCache = new Map<string, readonly number[]>();
+function zoneOf(_dataset: string, key: string): readonly number[] {
+  let z = zoneCache.get(key);
+  if (z === undefined) {
+    const zone = Number(key);
+    z = Number.isSafeInteger(zone) && zone > 0 && zone <= 0xffffffff ? [zone] : NONE;
+    if (zoneCache.size < 1_000_000) zoneCache.set(key, z);
+  }
+  return z;
+}
+
+async function sendReady(ref: ActorRef, demux: Demultiplexer, type: number, header: JobHeader, state: State): Promise<void> {
+  const ready: readonly ReadyBatch[] = demux.takeReady();
+  for (const r of ready) {
+    header.slot = r.slot;
+    header.events = r.events;
+    header.offset = 0;
+    const length = JOB_HEADER_BYTES + r.bytes.length;
+    let claim = ref.tryClaim(length, type);
+    while (claim === null) {
+      // Backpressure: Buftee's mailbox is full; wait for room rather than hold more here.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      claim = ref.tryClaim(length, type);
+    }
+    writeJobBatch(claim.bytes, claim.offset, header, r.bytes);
+    ref.commit();
+    state.counts.batchesOut++;
+  }
+  demux.recycleAll();
+}
+
+function flush(state: State, ref: ActorRef, all: boolean, maxDelayMs: number): Promise<void> {
+  // One sender at a time: handle() and the timer both send, and must not interleave batches.
+  state.sending = state.sending.then(async () => {
+    const now = performance.now();
+    for (const [demux, type] of [[state.jobs, TYPE_JOB_BATCH], [state.zones, TYPE_ZONE_BATCH]] as const) {
+      if (all) demux.flushAll();
+      else demux.flushOlderThan(now, maxDelayMs);
+      await sendReady(ref, demux, type, state.header, state);
+    }
+  });
+  return state.sending;
+}
+
+export const actor = defineActor<LogreceiverArgs, State>({
+  init(ctx) {
+    const codec = new Codec(ctx.args.structures);
+    const ledger = LedgerView.attach(ctx.args.config.ledger);
+    const state: State = {
+      reader: new BatchReader(codec),
+      jobs: null as unknown as Demultiplexer,
+      zones: new Demultiplexer(codec, zoneOf, ctx.args.demux),
+      ledger,
+      table: RoutingTable.fromJobs(ctx.args.config.jobs),
+      slots: new Map(),
+      header: { slot: 0, events: 0, offset: 0 },
+      sending: Promise.resolve(),
+      counts: { batchesOut: 0, events: 0, unrouted: 0, malformed: 0 },
+    };
+    state.jobs = new Demultiplexer(codec, (dataset, key) => slotsFor(state, dataset, key), ctx.args.demux);
+    return state;
+  },
+
+  async handle(batch, ctx, state, type) {
+    try {
+      state.reader.reset(batch);
+    } catch (error) {
+      if (!isCodecError(error)) throw error;
+      state.ledger.ingest(NONE_SLOT, 1);
+      state.ledger.drop(NONE_SLOT, 'malformed', 1);
+      state.counts.malformed++;
+      ctx.log.warn({ err: error }, 'malformed batch dropped');
+      return;
+    }
+    const now = performance.now();
+    state.counts.events += state.reader.count;
+    if (type === TYPE_SURPLUS) {
+      state.zones.add(state.reader, now);
+    } else {
+      state.jobs.add(state.reader, now);
+      if (state.jobs.unrouted > 0) {
+        // Events Logfwdr routed under a config this stage no longer has: counted, not lost silently.
+        state.counts.unrouted += state.jobs.unrouted;
+        state.ledger.ingest(NONE_SLOT, state.jobs.unrouted);
+        state.ledger.drop(NONE_SLOT, 'unconfigured', state.jobs.unrouted);
+      }
+    }
+    await flush(state, ctx.ref(ctx.args.target), false, ctx.args.maxDelayMs ?? 100);
+  },
+
+  async run(ctx, state) {
+    const maxDelayMs = ctx.args.maxDelayMs ?? 100;
+    const ref = ctx.ref(ctx.args.target);
+    while (!ctx.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(5, maxDelayMs / 4)));
+      await flush(state, ref, false, maxDelayMs);
+    }
+  },
+
+  async flush(ctx, state) {
+    await flush(state, ctx.ref(ctx.args.target), true, 0);
+  },
+
+  reconfigure(partial, _ctx, state) {
+    const config = partial as StageConfig;
+    state.ledger.update(config.ledger);
+    state.table = RoutingTable.fromJobs(config.jobs);
+    state.slots.clear();
+  },
+
+  stats: (_ctx, state) => ({ ...state.counts, openJobs: state.jobs.openJobs, pendingBytes: state.jobs.pending + state.zones.pending }),
+});

@@ -1,0 +1,244 @@
+/**
+ * The pipeline on the main thread: the config guard and its provider, the ledger, and a
+ * supervision tree with one actor per stage:
+ *
+ *   source (edge generator) → logfwdr → logreceiver → buftee ⇄ logpush → destinations
+ *
+ * The main thread owns every shared buffer (rings, ledger), so a restarted stage re-attaches.
+ * Each config the guard accepts is handed to every stage with `reconfigure`, downstream first, so
+ * a new job has its destination before its first event arrives.
+ */
+
+import { EventEmitter } from 'node:events';
+import { createRing } from '../native/ring.js';
+import { createSupervisor, type CreateSupervisorOptions } from '../runtime/create-supervisor.js';
+import type { Supervisor } from '../runtime/supervisor.js';
+import { BatchWriter, Codec, type CodecStructures } from '../runtime/codec.js';
+import type { BufteeOptions } from './buftee/limits.js';
+import { DROP_REASONS, INTENTIONAL_REASONS, type Dataset, type JobConfig } from './job.js';
+import { Ledger, NONE_SLOT, type LedgerEntry, type LedgerSnapshot } from './ledger.js';
+import { ConfigGuard, type FailurePolicy } from './logfwdr/config-guard.js';
+import type { GuardAlert } from './logfwdr/guard-types.js';
+import { fileProvider, functionProvider, httpProvider, type Provider } from './logfwdr/providers.js';
+import type { DestinationOptions } from './logpush/destinations/create-destination.js';
+import { TYPE_EVENTS } from './messages.js';
+import type { EdgeGeneratorOptions } from './sources/edge-generator.js';
+import { toEvent } from './sources/ingest-event.js';
+import { PIPELINE_STRUCTURES } from './sources/structures.js';
+import type { StageConfig } from './stage-config.js';
+
+export type ConfigSource =
+  | { jobs: JobConfig[] }
+  | { file: string; intervalMs?: number }
+  | { url: string; intervalMs?: number }
+  | { fn: (signal: AbortSignal) => unknown; intervalMs?: number };
+
+export interface PipelineOptions {
+  config: ConfigSource;
+  /** What to do with no valid config at hand. Default last-known-good. */
+  policy?: FailurePolicy;
+  /** The synthetic edge as a source; absent: events come only from `ingest()`. */
+  generator?: EdgeGeneratorOptions & { ratePerSecond?: number; limit?: number; batchEvents?: number };
+  maxJobs?: number;
+  buftee?: BufteeOptions;
+  destinations?: DestinationOptions;
+  supervisor?: CreateSupervisorOptions;
+  /** How long stop() waits for in-flight events to be delivered. Default 60 s. */
+  drainTimeoutMs?: number;
+}
+
+export interface PipelineStats {
+  ledger: LedgerSnapshot;
+  totals: LedgerEntry;
+  /** Every job's ingested = delivered + dropped + inFlight, and inFlight >= 0. */
+  balanced: boolean;
+  /** Events not delivered for a reason other than the job's own filter or sampling. */
+  lost: number;
+  stages: Record<string, Record<string, unknown>>;
+  generation: number;
+  mode: string;
+}
+
+const STAGES = ['logpush', 'buftee', 'logreceiver', 'logfwdr'] as const;
+
+export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [number] }> {
+  readonly ledger: Ledger;
+  readonly guard: ConfigGuard;
+  readonly structures: CodecStructures = PIPELINE_STRUCTURES;
+  private supervisor: Supervisor | null = null;
+  private provider: Provider | null = null;
+  private writer: BatchWriter;
+  private running = false;
+
+  constructor(private readonly options: PipelineOptions) {
+    super();
+    this.ledger = Ledger.create({ maxJobs: options.maxJobs ?? 100_000 });
+    this.guard = new ConfigGuard({
+      policy: options.policy ?? 'last-known-good',
+      onAlert: (alert) => this.emit('alert', alert),
+      onEvent: (event) => {
+        if (event.type === 'accepted' || event.type === 'mode_changed') void this.pushConfig();
+      },
+    });
+    this.writer = new BatchWriter(new Codec(this.structures));
+  }
+
+  /** The config every stage gets now: the guard's jobs, each with its ledger slot. */
+  stageConfig(): StageConfig {
+    const jobs = (this.guard.current?.config.jobs ?? []) as JobConfig[];
+    for (const job of jobs) this.ledger.slot(job.id);
+    return { generation: this.guard.generation, mode: this.guard.mode, jobs: jobs.map((j) => ({ ...j })), ledger: this.ledger.handle() };
+  }
+
+  async start(): Promise<void> {
+    const source = this.options.config;
+    if ('jobs' in source) {
+      this.guard.offer({ kind: 'value', source: 'options.config', value: { jobs: source.jobs } });
+    } else {
+      const onEvent = (e: Parameters<ConfigGuard['handle']>[0]): void => void this.guard.handle(e);
+      this.provider =
+        'file' in source
+          ? fileProvider(source.file, { onEvent, intervalMs: source.intervalMs })
+          : 'url' in source
+            ? httpProvider(source.url, { onEvent, intervalMs: source.intervalMs })
+            : functionProvider(source.fn, { onEvent, intervalMs: source.intervalMs });
+      await this.provider.refresh();
+    }
+    const config = this.stageConfig();
+    const structures = this.structures;
+    // Logpush → Buftee acks travel on a ring of their own (see BufteeArgs.acks); 1 MiB holds ~40,000.
+    const acks = createRing({ capacity: 1 << 20 });
+    const gen = this.options.generator;
+    const children: Record<string, unknown>[] = [
+      { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes: 8 << 20, args: { acks, structures, config, destinations: this.options.destinations } },
+      { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes: 8 << 20, args: { target: 'logpush', acks, config, buftee: this.options.buftee } },
+      { id: 'logreceiver', type: 'worker', module: new URL('./logreceiver/logreceiver.actor.ts', import.meta.url), sendsTo: ['buftee'], mailboxBytes: 8 << 20, args: { target: 'buftee', structures, config } },
+      { id: 'logfwdr', type: 'worker', module: new URL('./logfwdr/logfwdr.actor.ts', import.meta.url), sendsTo: ['logreceiver'], mailboxBytes: 8 << 20, args: { target: 'logreceiver', structures, config } },
+    ];
+    if (gen !== undefined) {
+      const { ratePerSecond, limit, batchEvents, ...generator } = gen;
+      children.push({
+        id: 'source',
+        type: 'worker',
+        module: new URL('./sources/generator.actor.ts', import.meta.url),
+        sendsTo: ['logfwdr'],
+        restart: 'transient',
+        args: { target: 'logfwdr', generator, ratePerSecond, limit, batchEvents },
+      });
+    }
+    this.supervisor = createSupervisor(
+      { id: 'pipeline', type: 'supervisor', strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children },
+      { log: { level: 'warn' }, ...this.options.supervisor },
+    );
+    await this.supervisor.start();
+    this.running = true;
+    this.provider?.start();
+  }
+
+  get tree(): Supervisor {
+    if (this.supervisor === null) throw new Error('the pipeline is not started');
+    return this.supervisor;
+  }
+
+  private async pushConfig(): Promise<void> {
+    if (!this.running) return;
+    const config = this.stageConfig();
+    for (const id of STAGES) await this.tree.find(id)?.control.reconfigure(config, 10_000);
+    this.emit('config', config.generation);
+  }
+
+  /**
+   * Feeds events of `dataset` into Logfwdr (the embedders' source). Each event needs a ZoneID;
+   * an invalid one is counted in the ledger (malformed, or unconfigured for an unknown dataset)
+   * and reported in the result, never thrown.
+   */
+  async ingest(dataset: string, events: readonly unknown[]): Promise<{ accepted: number; refused: number; reasons: Record<string, number> }> {
+    const reasons: Record<string, number> = {};
+    const writer = this.writer;
+    const ref = this.tree.ref('logfwdr');
+    const receivedNs = Date.now() * 1e6;
+    let accepted = 0;
+    let open = false;
+    const sendOpen = async (): Promise<void> => {
+      if (open && writer.count > 0) await ref.send(writer.finish(), TYPE_EVENTS);
+      open = false;
+    };
+    for (const value of events) {
+      const result = toEvent(dataset, value, receivedNs);
+      if (!result.ok) {
+        reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;
+        continue;
+      }
+      const e = result.event;
+      if (!open) {
+        writer.begin(e.dataset as Dataset);
+        open = true;
+      }
+      if (!writer.tryAddEvent(e.key, e.timestamp, e.event)) {
+        await sendOpen();
+        writer.begin(e.dataset);
+        open = true;
+        writer.addEvent(e.key, e.timestamp, e.event);
+      }
+      accepted++;
+    }
+    await sendOpen();
+    let refused = 0;
+    for (const [reason, n] of Object.entries(reasons)) {
+      refused += n;
+      this.ledger.ingest(NONE_SLOT, n);
+      this.ledger.drop(NONE_SLOT, reason as (typeof DROP_REASONS)[number], n);
+    }
+    return { accepted, refused, reasons };
+  }
+
+  async stats(): Promise<PipelineStats> {
+    const stages = this.supervisor === null ? [] : await this.supervisor.stats(1000);
+    const totals = this.ledger.totals();
+    let lost = 0;
+    for (const reason of DROP_REASONS) if (!INTENTIONAL_REASONS.has(reason)) lost += totals.dropped[reason];
+    return {
+      ledger: this.ledger.snapshot(),
+      totals,
+      balanced: this.ledger.balanced(),
+      lost,
+      stages: Object.fromEntries(stages.map((s) => [s.id, { restarts: s.restartCount, mailboxBytes: s.mailboxBytes, ...s.actor }])),
+      generation: this.guard.generation,
+      mode: this.guard.mode,
+    };
+  }
+
+  /** Events ingested and neither delivered nor dropped yet, over every job. */
+  inFlight(): number {
+    return this.ledger.totals().inFlight;
+  }
+
+  /**
+   * Stops taking input, delivers everything in flight (each stage drains, senders first; Logpush
+   * seals its open objects), then stops every stage. Resolves with whether nothing was left in flight.
+   */
+  async stop(): Promise<boolean> {
+    if (this.supervisor === null) return true;
+    this.provider?.stop();
+    const tree = this.supervisor;
+    const deadline = Date.now() + (this.options.drainTimeoutMs ?? 60_000);
+    for (const id of ['source', 'logfwdr', 'logreceiver']) {
+      await tree.find(id)?.control.drain(Math.max(1000, deadline - Date.now())).catch(() => {});
+    }
+    // Buftee keeps sending and Logpush keeps delivering; Logpush's drain seals open objects.
+    const logpush = tree.find('logpush');
+    while (this.inFlight() > 0 && Date.now() < deadline) {
+      await logpush?.control.drain(Math.max(1000, deadline - Date.now())).catch(() => {});
+      if (this.inFlight() > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    const clean = this.inFlight() === 0;
+    this.running = false;
+    await tree.stop();
+    this.supervisor = null;
+    return clean;
+  }
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  return new Pipeline(options);
+}

@@ -1,0 +1,75 @@
+/**
+ * The edge generator as a source actor: makes fresh events (templates with new timestamps, RayIDs
+ * and ZoneIDs) in batches and sends them to Logfwdr, at a set rate or as fast as the pipeline
+ * takes them (a full mailbox makes `send` wait: backpressure reaches the source).
+ */
+
+import { setImmediate as yieldTurn } from 'node:timers/promises';
+import { defineActor } from '../../runtime/actor.js';
+import { BatchWriter } from '../../runtime/codec.js';
+import { DATASETS } from '../job.js';
+import { EdgeGenerator, type EdgeGeneratorOptions } from './edge-generator.js';
+import { TokenBucket } from './token-bucket.js';
+import { TYPE_EVENTS } from '../messages.js';
+
+export interface GeneratorArgs {
+  target: string;
+  generator: EdgeGeneratorOptions;
+  /** Events per second; 0 or absent: as fast as the pipeline takes them. */
+  ratePerSecond?: number;
+  /** Stop after this many events (absent: run until drained). */
+  limit?: number;
+  /** Events per batch. Default 512. */
+  batchEvents?: number;
+  /** [0] = events sent (each landed in Logfwdr's mailbox): lets the owner know what was ingested. */
+  progress?: SharedArrayBuffer;
+}
+
+interface State {
+  generator: EdgeGenerator;
+  writer: BatchWriter;
+  sent: number;
+}
+
+export const actor = defineActor<GeneratorArgs, State>({
+  init(ctx) {
+    const generator = new EdgeGenerator(ctx.args.generator);
+    return { generator, writer: new BatchWriter(generator.codec), sent: 0 };
+  },
+  async run(ctx, state) {
+    const { target, ratePerSecond, limit } = ctx.args;
+    const batchEvents = ctx.args.batchEvents ?? 512;
+    const ref = ctx.ref(target);
+    const progress = ctx.args.progress ? new Int32Array(ctx.args.progress) : null;
+    const bucket = ratePerSecond ? new TokenBucket({ ratePerSecond, burst: Math.max(batchEvents, ratePerSecond / 10) }, performance.now()) : null;
+    const { generator, writer } = state;
+    while (!ctx.signal.aborted && (limit === undefined || state.sent < limit)) {
+      let want = Math.min(batchEvents, limit === undefined ? batchEvents : limit - state.sent);
+      if (bucket !== null) {
+        want = Math.min(want, bucket.take(want, performance.now()));
+        if (want === 0) {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+      }
+      const counts = generator.allocate(want);
+      const nowNs = Date.now() * 1e6;
+      for (const dataset of DATASETS) {
+        let left = counts[dataset];
+        while (left > 0) {
+          writer.begin(dataset);
+          const added = generator.fillBatch(writer, dataset, left, nowNs);
+          left -= added;
+          const batch = writer.finish();
+          if (!ref.trySend(batch, TYPE_EVENTS)) await ref.send(batch, TYPE_EVENTS, 60_000);
+          state.sent += added;
+          // Publishes how many events are in Logfwdr's hands, for the ledger's owner.
+          if (progress !== null) Atomics.store(progress, 0, state.sent);
+        }
+      }
+      // Lets the control plane in between batches when the mailbox never fills.
+      if ((state.sent & 0xffff) < want) await yieldTurn();
+    }
+  },
+  stats: (_ctx, state) => ({ sent: state.sent, produced: state.generator.produced }),
+});
