@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { createRing } from '../native/ring.js';
 import { createSupervisor, type CreateSupervisorOptions } from '../runtime/create-supervisor.js';
 import type { Supervisor } from '../runtime/supervisor.js';
-import { BatchWriter, Codec, type CodecStructures } from '../runtime/codec.js';
+import { BatchWriter, Codec, isCodecError, type CodecStructures } from '../runtime/codec.js';
 import type { BufteeOptions } from './buftee/limits.js';
 import { DROP_REASONS, INTENTIONAL_REASONS, type Dataset, type JobConfig } from './job.js';
 import { Ledger, NONE_SLOT, type LedgerEntry, type LedgerSnapshot } from './ledger.js';
@@ -174,11 +174,19 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
         writer.begin(e.dataset as Dataset);
         open = true;
       }
-      if (!writer.tryAddEvent(e.key, e.timestamp, e.event)) {
-        await sendOpen();
-        writer.begin(e.dataset);
-        open = true;
-        writer.addEvent(e.key, e.timestamp, e.event);
+      try {
+        if (!writer.tryAddEvent(e.key, e.timestamp, e.event)) {
+          await sendOpen();
+          writer.begin(e.dataset);
+          open = true;
+          writer.addEvent(e.key, e.timestamp, e.event);
+        }
+      } catch (error) {
+        // An event that cannot fit even an empty batch (over its 1 MiB), or that msgpack cannot hold.
+        if (!isCodecError(error)) throw error;
+        const reason = error.code === 'ERR_CODEC_TOO_LARGE' ? 'oversized' : 'malformed';
+        reasons[reason] = (reasons[reason] ?? 0) + 1;
+        continue;
       }
       accepted++;
     }
