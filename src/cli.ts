@@ -1,18 +1,20 @@
 /**
- * The seatbelt command line. For now it runs the benchmarks; `run`, `validate` and `drill` come
- * with the pipeline (see the issues).
+ * The seatbelt command line: `run` (the pipeline) and `bench`; `validate` and `drill` follow
+ * (see the issues).
  */
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './runtime/worker-module.js';
+import { runCommand } from './run-command.js';
 
-const BENCHES = ['transport', 'actors', 'codec'] as const;
+const BENCHES = ['transport', 'actors', 'codec', 'pipeline'] as const;
 
 const USAGE = `usage: seatbelt <command>
 
 commands:
+  run [--duration S] [--data DIR] ...    run the pipeline (seatbelt run --help)
   bench [${BENCHES.join('|')}] [--quick]   run benchmarks (all when none is named)
   version                                print the version
   help                                   print this
@@ -35,9 +37,11 @@ function bench(args: string[]): number {
   return 0;
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'run':
+      return runCommand(rest);
     case 'bench':
       return bench(rest);
     case 'version': {
@@ -57,4 +61,12 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`seatbelt: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -76,6 +76,7 @@ const control: ControlApi = {
       handledBatches: handled,
       mailboxBytes: mailbox?.occupiedBytes ?? 0,
       eventLoopUtilization: performance.eventLoopUtilization().utilization,
+      activeMs: performance.eventLoopUtilization().active,
       heapUsedBytes: process.memoryUsage().heapUsed,
       actor: actor.stats?.(ctx, state) ?? {},
     };

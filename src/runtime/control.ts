@@ -15,6 +15,8 @@ export interface ActorStats {
   handledBatches: number;
   mailboxBytes: number;
   eventLoopUtilization: number;
+  /** Milliseconds this thread's event loop was busy since it started: its CPU time, near enough. */
+  activeMs: number;
   heapUsedBytes: number;
   /** What the actor's own stats() returned. */
   actor: Record<string, unknown>;

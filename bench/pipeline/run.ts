@@ -1,0 +1,110 @@
+/**
+ * bench/pipeline: events/s from the edge generator through every stage to the object-store
+ * directory (ndjson; gzip off, then on), busy seconds per stage, peak RSS, and latency from an
+ * event's creation to the write of its object. Every event is routed: 1,000 jobs of 40 zones each
+ * cover all 40,000 zones. Writes bench/results/pipeline.json.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { createPipeline } from '../../src/actors/pipeline.js';
+import type { JobConfig } from '../../src/actors/job.js';
+import { DEFAULT_FIELD_NAMES } from '../../src/actors/defaults.js';
+import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
+import { choosePlan } from '../plan.js';
+
+const plan = choosePlan(process.argv.slice(2), { events: 2_000_000, interval: 5 }, { events: 200_000, interval: 2 });
+const ZONES = 40_000;
+const JOBS = 1000;
+
+function jobs(directory: string, compression: 'gzip' | 'none'): JobConfig[] {
+  return Array.from({ length: JOBS }, (_, i) => ({
+    id: `job-${i + 1}`,
+    dataset: 'http_requests' as const,
+    zones: Array.from({ length: ZONES / JOBS }, (_, k) => 1 + i + k * JOBS),
+    output_options: { field_names: DEFAULT_FIELD_NAMES },
+    compression,
+    max_upload_interval_seconds: plan.interval,
+    destination: { type: 'object-store' as const, directory },
+  }));
+}
+
+/** Creation-to-write latency of every event, from each object's mtime and its lines' timestamps. */
+function latencies(directory: string): number[] {
+  const out: number[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const st = statSync(path);
+      if (st.isDirectory()) walk(path);
+      else {
+        const raw = readFileSync(path);
+        const text = (name.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+        for (const line of text.split('\n')) {
+          if (line === '') continue;
+          const ns = Number((JSON.parse(line) as { EdgeStartTimestamp: string | number }).EdgeStartTimestamp);
+          out.push(st.mtimeMs - ns / 1e6);
+        }
+      }
+    }
+  };
+  walk(directory);
+  return out.sort((a, b) => a - b);
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+async function run(compression: 'gzip' | 'none') {
+  const directory = mkdtempSync(join(tmpdir(), 'seatbelt-bench-'));
+  const pipeline = createPipeline({
+    config: { jobs: jobs(directory, compression) },
+    generator: { zones: ZONES, seed: 7, limit: plan.events, mix: { http_requests: 1 } },
+    supervisor: { onRootFailure: 'emit', log: { level: 'warn' } },
+  });
+  await pipeline.start();
+  const started = performance.now();
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+  let busyByStage: Record<string, number> = {};
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const stats = await pipeline.stats();
+    busyByStage = Object.fromEntries(Object.entries(stats.stages).map(([id, s]) => [id, Number(s.activeMs ?? 0) / 1000]));
+    if (stats.totals.delivered + stats.lost >= plan.events) break;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const stages = await pipeline.tree.stats(2000);
+  busyByStage = Object.fromEntries(stages.map((s) => [s.id, Number((s.activeMs / 1000).toFixed(2))]));
+  const clean = await pipeline.stop();
+  clearInterval(sampler);
+  const totals = pipeline.ledger.totals();
+  const lat = latencies(directory);
+  rmSync(directory, { recursive: true, force: true });
+  return { compression, seconds, eventsPerSec: Math.round(totals.delivered / seconds), delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), busyByStage };
+}
+
+const plain = await run('none');
+const gzip = await run('gzip');
+const result = {
+  eventsPerSec: plain.eventsPerSec,
+  eventsPerSecGzip: gzip.eventsPerSec,
+  peakRssMb: Math.max(plain.peakRssMb, gzip.peakRssMb),
+  latencyP50Ms: plain.latencyP50Ms,
+  latencyP99Ms: plain.latencyP99Ms,
+  cpuSecondsByStage: plain.busyByStage,
+  runs: [plain, gzip],
+  events: plan.events,
+  jobs: JOBS,
+  zones: ZONES,
+  maxUploadIntervalSeconds: plan.interval,
+};
+console.table([plain, gzip].map(({ busyByStage, ...r }) => r));
+console.log('busy seconds by stage (gzip off):', JSON.stringify(plain.busyByStage));
+console.log(`target: >= 400,000 events/s with gzip off: ${plain.eventsPerSec} ${plain.eventsPerSec >= 400_000 ? 'MET' : 'MISSED'}`);
+console.log(`target: p99 latency <= max_upload_interval_seconds + 1 s (${(plan.interval + 1) * 1000} ms): ${plain.latencyP99Ms} ms ${plain.latencyP99Ms <= (plan.interval + 1) * 1000 ? 'MET' : 'MISSED'}`);
+console.log(`target: peak RSS < 1 GiB: ${result.peakRssMb} MB ${result.peakRssMb < 1024 ? 'MET' : 'MISSED'}`);
+const out = join(PROJECT_ROOT, 'bench', 'results');
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, process.argv.includes('--quick') ? 'pipeline.quick.json' : 'pipeline.json'), `${JSON.stringify(result, null, 2)}\n`);

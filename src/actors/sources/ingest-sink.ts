@@ -1,0 +1,44 @@
+/**
+ * What the network sources (tcp-source.ts, http-source.ts) feed: a sink with the shape of
+ * `Pipeline.ingest`, so the pipeline itself is one and a test passes a fake. The sink validates
+ * each event (toEvent) and counts its own refusals in the ledger; what a source refuses before an
+ * event exists (a line that is not JSON, a line or body too large, a body of an unknown type)
+ * the sink never sees, so the source reports it through `onRefused`, which the pipeline wiring
+ * points at the ledger (`ledgerRefusals`).
+ */
+
+import type { DropReason } from '../job.js';
+import { NONE_SLOT, type LedgerView } from '../ledger.js';
+
+export interface IngestResult {
+  accepted: number;
+  refused: number;
+  reasons: Record<string, number>;
+}
+
+/** `Pipeline` is one: `ingest(dataset, events)` waits while Logfwdr's mailbox is full. */
+export interface IngestSink {
+  ingest(dataset: string, events: readonly unknown[]): Promise<IngestResult>;
+}
+
+/** Refusals a source makes before the sink sees an event. */
+export type SourceRefusal = Extract<DropReason, 'malformed' | 'oversized' | 'unconfigured'>;
+
+/** Called once per batch of refusals of one reason (n >= 1), never per event. */
+export type OnRefused = (reason: SourceRefusal, n: number) => void;
+
+/**
+ * Counts a source's refusals in the ledger as `Pipeline.ingest` counts its own: under "-" (no job
+ * can be known for an event that never was one), ingested and dropped together, so it balances.
+ */
+export function ledgerRefusals(ledger: Pick<LedgerView, 'ingest' | 'drop'>): OnRefused {
+  return (reason, n) => {
+    ledger.ingest(NONE_SLOT, n);
+    ledger.drop(NONE_SLOT, reason, n);
+  };
+}
+
+/** Adds `n` to `counts[reason]`. */
+export function countInto(counts: Record<string, number>, reason: string, n: number): void {
+  if (n > 0) counts[reason] = (counts[reason] ?? 0) + n;
+}
