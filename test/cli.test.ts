@@ -20,3 +20,27 @@ describe('seatbelt CLI', () => {
     expect(bench.stderr).toContain('unknown benchmark "warp"');
   });
 });
+
+describe('seatbelt run', () => {
+  it('runs the pipeline, and Ctrl-C drains and stops with nothing in flight (exit 0)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const data = mkdtempSync(join(tmpdir(), 'seatbelt-run-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'run', '--data', data, '--jobs', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      while (!/\n\s+2s\s+in \d+\/s/.test(out)) await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      expect(out).toMatch(/summary: .* in flight 0, ledger balanced/);
+      expect(readdirSync(data).length).toBeGreaterThan(0);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
