@@ -13,6 +13,10 @@ export type { ChildSpec, SupervisorSpec, RestartType, Strategy } from './runtime
 export { Pool, type PoolOptions, type PoolStats } from './runtime/pool.js';
 export { RuntimeError, SpecError, type RuntimeErrorCode } from './runtime/errors.js';
 export { Codec, BatchWriter, BatchReader, CodecError, type CodecStructures } from './runtime/codec.js';
+export { createPipeline, Pipeline, type PipelineOptions, type PipelineStats, type ConfigSource } from './actors/pipeline.js';
+export type { JobConfig, Dataset, DropReason, Filter, OutputOptions, Destination } from './actors/job.js';
+export { DROP_REASONS } from './actors/job.js';
+export { createRuntimeMetrics, serveMetrics } from './runtime/metrics.js';
 export {
   createRing,
   attachRing,

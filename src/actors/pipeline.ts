@@ -24,6 +24,9 @@ import type { DestinationOptions } from './logpush/destinations/create-destinati
 import { TYPE_EVENTS } from './messages.js';
 import type { EdgeGeneratorOptions } from './sources/edge-generator.js';
 import { toEvent } from './sources/ingest-event.js';
+import { HttpSource, type HttpSourceOptions } from './sources/http-source.js';
+import { ledgerRefusals } from './sources/ingest-sink.js';
+import { TcpSource, type TcpSourceOptions } from './sources/tcp-source.js';
 import { PIPELINE_STRUCTURES } from './sources/structures.js';
 import type { StageConfig } from './stage-config.js';
 
@@ -43,6 +46,8 @@ export interface PipelineOptions {
   buftee?: BufteeOptions;
   destinations?: DestinationOptions;
   supervisor?: CreateSupervisorOptions;
+  /** Network sources: listening once every stage runs, closed first by stop(). */
+  sources?: { tcp?: Omit<TcpSourceOptions, 'onRefused'>[]; http?: Omit<HttpSourceOptions, 'onRefused'> };
   /** How long stop() waits for in-flight events to be delivered. Default 60 s. */
   drainTimeoutMs?: number;
 }
@@ -69,6 +74,9 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
   private provider: Provider | null = null;
   private writer: BatchWriter;
   private running = false;
+  private ingesting: Promise<void> = Promise.resolve();
+  private readonly tcpSources: TcpSource[];
+  private readonly httpSource: HttpSource | null;
 
   constructor(private readonly options: PipelineOptions) {
     super();
@@ -81,6 +89,14 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
       },
     });
     this.writer = new BatchWriter(new Codec(this.structures));
+    const onRefused = ledgerRefusals(this.ledger);
+    this.tcpSources = (options.sources?.tcp ?? []).map((o) => new TcpSource(this, { ...o, onRefused }));
+    this.httpSource = options.sources?.http === undefined ? null : new HttpSource(this, { ...options.sources.http, onRefused });
+  }
+
+  /** Ports the network sources listen on (after start). */
+  get ports(): { tcp: number[]; http: number | null } {
+    return { tcp: this.tcpSources.map((s) => s.port), http: this.httpSource?.port ?? null };
   }
 
   /** The config every stage gets now: the guard's jobs, each with its ledger slot. */
@@ -132,6 +148,14 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
     );
     await this.supervisor.start();
     this.running = true;
+    try {
+      for (const source of this.tcpSources) await source.listen();
+      await this.httpSource?.listen();
+    } catch (error) {
+      // A port in use, say: no worker is left running behind a failed start.
+      await this.stop();
+      throw error;
+    }
     this.provider?.start();
   }
 
@@ -152,7 +176,17 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
    * an invalid one is counted in the ledger (malformed, or unconfigured for an unknown dataset)
    * and reported in the result, never thrown.
    */
-  async ingest(dataset: string, events: readonly unknown[]): Promise<{ accepted: number; refused: number; reasons: Record<string, number> }> {
+  ingest(dataset: string, events: readonly unknown[]): Promise<{ accepted: number; refused: number; reasons: Record<string, number> }> {
+    // One call at a time: calls share one batch writer, whose finished bytes the next begin reuses.
+    const result = this.ingesting.then(() => this.ingestNow(dataset, events));
+    this.ingesting = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private async ingestNow(dataset: string, events: readonly unknown[]): Promise<{ accepted: number; refused: number; reasons: Record<string, number> }> {
     const reasons: Record<string, number> = {};
     const writer = this.writer;
     const ref = this.tree.ref('logfwdr');
@@ -190,12 +224,15 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
       }
       accepted++;
     }
-    await sendOpen();
     let refused = 0;
-    for (const [reason, n] of Object.entries(reasons)) {
-      refused += n;
-      this.ledger.ingest(NONE_SLOT, n);
-      this.ledger.drop(NONE_SLOT, reason as (typeof DROP_REASONS)[number], n);
+    try {
+      await sendOpen();
+    } finally {
+      for (const [reason, n] of Object.entries(reasons)) {
+        refused += n;
+        this.ledger.ingest(NONE_SLOT, n);
+        this.ledger.drop(NONE_SLOT, reason as (typeof DROP_REASONS)[number], n);
+      }
     }
     return { accepted, refused, reasons };
   }
@@ -227,6 +264,9 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
    */
   async stop(): Promise<boolean> {
     if (this.supervisor === null) return true;
+    // Network sources first: what they read is handed to Logfwdr before the stages drain.
+    await Promise.all([...this.tcpSources, ...(this.httpSource === null ? [] : [this.httpSource])].map((s) => s.close()));
+    await this.ingesting;
     this.provider?.stop();
     const tree = this.supervisor;
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 60_000);

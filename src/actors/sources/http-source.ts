@@ -15,10 +15,11 @@
  * Backpressure: a request holds an in-flight slot from its headers until the sink has answered
  * for its events, so the source holds at most maxInFlight bodies (maxInFlight × maxBodyBytes,
  * 16 × 16 MiB by default) and never queues a request: past the limit the client is told to come
- * back (503), which is where an HTTP client's retry and backoff belong. A request whose sink call
- * outlasts ingestTimeoutMs is answered 503 but keeps its slot until the sink answers, and its
- * events may still be delivered: the answer says so, since a client that retries may send them
- * twice (at-least-once).
+ * back (503), which is where an HTTP client's retry and backoff belong. Sink calls go one at a
+ * time (exclusiveSink), so a slot may be waiting for its turn; ingestTimeoutMs counts that wait.
+ * A request whose sink call outlasts ingestTimeoutMs is answered 503 but keeps its slot until the
+ * sink answers, and its events may still be delivered: the answer says so, since a client that
+ * retries may send them twice (at-least-once).
  *
  * Ledger: what parseHttpBody refuses (malformed, oversized, unconfigured; a 413 or 415 body counts
  * as one entry) goes to `onRefused`; the sink counts its own refusals. 404, 405 and 503 are not
@@ -31,7 +32,7 @@ import type { AddressInfo } from 'node:net';
 import { NAME_PATTERN } from '../job.js';
 import { optionError, stateError } from './errors.js';
 import { BodyCollector, DEFAULT_MAX_BODY_BYTES, bodyFormatOf, parseHttpBody, tooLargeResult, type BodyReason, type HttpBodyOptions, type HttpBodyResult } from './http-body.js';
-import { countInto, type IngestResult, type IngestSink, type OnRefused } from './ingest-sink.js';
+import { countInto, exclusiveSink, type IngestResult, type IngestSink, type OnRefused } from './ingest-sink.js';
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const DEFAULT_HTTP_MAX_IN_FLIGHT = 16;
@@ -112,10 +113,14 @@ export class HttpSource {
   private readonly responses: Record<string, number> = {};
   private readonly refused: Record<string, number> = {};
 
+  private readonly sink: IngestSink;
+
   constructor(
-    private readonly sink: IngestSink,
+    sink: IngestSink,
     private readonly options: HttpSourceOptions = {},
   ) {
+    // One sink call at a time over every source of this sink (see exclusiveSink for why).
+    this.sink = exclusiveSink(sink);
     this.host = options.host ?? DEFAULT_HTTP_HOST;
     this.requestedPort = checkInteger('port', options.port ?? 0, 0, MAX_PORT);
     this.maxInFlight = checkInteger('maxInFlight', options.maxInFlight ?? DEFAULT_HTTP_MAX_IN_FLIGHT, 1, 1 << 16);
@@ -254,10 +259,8 @@ export class HttpSource {
     this.count(parsed);
     if (parsed.status !== 200 || parsed.events.length === 0) return this.answerRefused(req, res, parsed);
     const events = parsed.events.map((e) => e.event);
-    // Through a promise, so a sink that throws instead of rejecting is a rejection too.
-    const call = Promise.resolve()
-      .then(() => this.sink.ingest(dataset, events))
-      .then(
+    // exclusiveSink makes a sink that throws instead of rejecting a rejection too.
+    const call = this.sink.ingest(dataset, events).then(
       (result) => {
         this.tally.accepted += result.accepted;
         for (const [reason, n] of Object.entries(result.reasons)) countInto(this.refused, reason, n);

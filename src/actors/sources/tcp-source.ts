@@ -7,7 +7,8 @@
  * kernel's receive window fills, and the client's writes stay in its own buffers: a slow pipeline
  * slows its clients instead of growing a queue here. Per connection the source holds at most the
  * events of one chunk (a socket read is at most 64 KiB) and the splitter's unfinished line (at most
- * maxLineBytes); across connections, maxConnections times that.
+ * maxLineBytes); across connections, maxConnections times that. Sink calls go one at a time over
+ * all connections (exclusiveSink, which says why), in the order their chunks arrived.
  *
  * Closing: a client that half-closes (FIN) gets the source's FIN only after the sink has answered
  * for every line it sent, so a client that waits for the source's end knows its events reached the
@@ -20,13 +21,15 @@
  * sink; `onRefused` reports them (point it at the ledger with `ledgerRefusals`). Events the sink
  * refuses (no ZoneID, bad timestamp) are counted by the sink. Both appear in stats().refused.
  * A sink that fails (throws) ends the connection with a reset, so the client sees that what it
- * sent may not have arrived; `onError` gets the error.
+ * sent may not have arrived; `onError` gets the error, and the events the connection held are
+ * counted in stats().sinkFailedEvents (not in the ledger: how much of a failed call the pipeline
+ * took is unknowable here).
  */
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { optionError, stateError } from './errors.js';
 import { checkDataset } from './ingest-event.js';
-import { countInto, type IngestSink, type OnRefused } from './ingest-sink.js';
+import { countInto, exclusiveSink, type IngestSink, type OnRefused } from './ingest-sink.js';
 import { DEFAULT_MAX_LINE_BYTES, NdjsonSplitter, type NdjsonItem, type NdjsonReason } from './ndjson.js';
 
 export const DEFAULT_TCP_HOST = '127.0.0.1';
@@ -91,8 +94,10 @@ interface Connection {
   /** The loop handing `pending` to the sink, while it runs. */
   flushing: Promise<void> | null;
   readonly idle: NodeJS.Timeout;
-  /** No more reading: the source is closing it, or it failed. */
+  /** No more reading: the source is closing it, or its sink call failed. */
   closing: boolean;
+  /** A sink call failed: the connection was reset, and what it still held is lost (and counted). */
+  failed: boolean;
 }
 
 const MAX_PORT = 65_535;
@@ -127,10 +132,14 @@ export class TcpSource {
   };
   private readonly refused: Record<string, number> = {};
 
+  private readonly sink: IngestSink;
+
   constructor(
-    private readonly sink: IngestSink,
+    sink: IngestSink,
     private readonly options: TcpSourceOptions = {},
   ) {
+    // One sink call at a time over every source of this sink (see exclusiveSink for why).
+    this.sink = exclusiveSink(sink);
     this.host = options.host ?? DEFAULT_TCP_HOST;
     this.requestedPort = checkInteger('port', options.port ?? 0, 0, MAX_PORT);
     this.dataset = options.dataset ?? DEFAULT_TCP_DATASET;
@@ -202,6 +211,7 @@ export class TcpSource {
       flushing: null,
       idle: setTimeout(() => this.onIdle(conn), this.idleTimeoutMs),
       closing: false,
+      failed: false,
     };
     this.connections.add(conn);
     socket.on('data', (chunk: Buffer) => {
@@ -229,17 +239,17 @@ export class TcpSource {
     this.refuse('malformed', malformed);
     this.refuse('oversized', oversized);
     if (events === 0) return;
+    if (conn.failed) {
+      // The last line of a connection reset after a sink failure: lost with the rest.
+      conn.pending = [];
+      this.tally.sinkFailedEvents += events;
+      return;
+    }
     this.tally.pendingEvents += events;
     if (this.tally.pendingEvents > this.tally.peakPendingEvents) this.tally.peakPendingEvents = this.tally.pendingEvents;
     if (conn.flushing !== null) return;
     conn.socket.pause();
-    conn.flushing = this.flush(conn).finally(() => {
-      conn.flushing = null;
-      if (!conn.closing) {
-        conn.idle.refresh();
-        conn.socket.resume();
-      }
-    });
+    conn.flushing = this.flush(conn);
   }
 
   private refuse(reason: NdjsonReason, n: number): void {
@@ -248,11 +258,14 @@ export class TcpSource {
     this.options.onRefused?.(reason, n);
   }
 
-  /** Hands `pending` to the sink, a batch at a time, until it is empty. */
+  /**
+   * Hands `pending` to the sink, a batch at a time, until it is empty; then resumes the socket.
+   * `flushing` is cleared right after the loop's last check, with no await between, so events
+   * taken from then on start a flush of their own and none is left behind.
+   */
   private async flush(conn: Connection): Promise<void> {
     while (conn.pending.length > 0) {
-      const batch = conn.pending.length <= this.batchEvents ? conn.pending : conn.pending.slice(0, this.batchEvents);
-      conn.pending = batch === conn.pending ? [] : conn.pending.slice(batch.length);
+      const batch = conn.pending.splice(0, this.batchEvents);
       this.tally.sinkCalls++;
       try {
         const result = await this.sink.ingest(this.dataset, batch);
@@ -265,11 +278,17 @@ export class TcpSource {
         this.tally.pendingEvents -= lost;
         conn.pending = [];
         conn.closing = true;
+        conn.failed = true;
         if (!conn.socket.destroyed) conn.socket.resetAndDestroy();
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
         return;
       }
       this.tally.pendingEvents -= batch.length;
+    }
+    conn.flushing = null;
+    if (!conn.closing) {
+      conn.idle.refresh();
+      conn.socket.resume();
     }
   }
 

@@ -53,6 +53,20 @@ describe('bad input', () => {
   });
 });
 
+describe('concurrent ingest', () => {
+  it('keeps every event when many ingest calls overlap while Logfwdr\'s mailbox is full', async () => {
+    const dir = join(root, 'concurrent');
+    const pipeline = createPipeline({ config: { jobs: [job('all', [1, 2, 3, 4], dir)] }, supervisor: quiet });
+    await pipeline.start();
+    const calls = Array.from({ length: 12 }, (_, c) => pipeline.ingest('http_requests', Array.from({ length: 4000 }, (_, i) => event((i % 4) + 1, c * 4000 + i, 200))));
+    const results = await Promise.all(calls);
+    expect(results.every((r) => r.accepted === 4000 && r.refused === 0)).toBe(true);
+    expect(await pipeline.stop()).toBe(true);
+    expect(pipeline.ledger.entry('all')!.delivered).toBe(48_000);
+    expect(new Set(readObjects(dir).flatMap(linesOf).map((l) => (JSON.parse(l) as { RayID: string }).RayID)).size).toBe(48_000);
+  });
+});
+
 describe('upload limits', () => {
   it('seals objects by records, by bytes and by interval, never past a limit', async () => {
     const dir = join(root, 'limits');
