@@ -3,39 +3,10 @@
  * 1 KB as JSON. Deterministic from a seed, so every run (and every thread) makes the same events.
  */
 
-/** The field order of every generated event: the record structure the codec is given. */
-export const HTTP_REQUEST_FIELDS = [
-  'ClientIP',
-  'ClientRequestHost',
-  'ClientRequestMethod',
-  'ClientRequestURI',
-  'ClientRequestUserAgent',
-  'EdgeStartTimestamp',
-  'EdgeEndTimestamp',
-  'EdgeResponseStatus',
-  'EdgeResponseBytes',
-  'ZoneID',
-  'RayID',
-  'CacheCacheStatus',
-  'ClientCountry',
-  'ClientDeviceType',
-  'ClientRequestProtocol',
-  'ClientRequestReferer',
-  'ClientSSLProtocol',
-  'EdgeColoCode',
-  'EdgeResponseContentType',
-  'OriginIP',
-  'OriginResponseStatus',
-  'OriginResponseTime',
-  'SecurityLevel',
-  'WAFAction',
-  'WorkerSubrequest',
-  'ClientASN',
-  'ClientRequestBytes',
-  'ClientSrcPort',
-  'EdgeServerIP',
-  'ParentRayID',
-] as const;
+import { HTTP_REQUESTS_FIELDS } from '../../src/actors/sources/structures.js';
+
+/** The field order of every generated event: the record structure the codec is given (the pipeline's). */
+export const HTTP_REQUEST_FIELDS = HTTP_REQUESTS_FIELDS;
 
 export type HttpRequestEvent = Record<(typeof HTTP_REQUEST_FIELDS)[number], string | number | boolean>;
 

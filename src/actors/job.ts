@@ -9,21 +9,27 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const DATASETS = ['http_requests', 'firewall_events'] as const;
 export type Dataset = (typeof DATASETS)[number];
 
-export type FilterOperator =
-  | 'eq'
-  | '!eq'
-  | 'lt'
-  | 'leq'
-  | 'gt'
-  | 'geq'
-  | 'startsWith'
-  | '!startsWith'
-  | 'endsWith'
-  | '!endsWith'
-  | 'contains'
-  | '!contains'
-  | 'in'
-  | '!in';
+/** Cloudflare's filter operators: the list every validator and compiler uses. */
+export const FILTER_OPERATORS = [
+  'eq',
+  '!eq',
+  'lt',
+  'leq',
+  'gt',
+  'geq',
+  'startsWith',
+  '!startsWith',
+  'endsWith',
+  '!endsWith',
+  'contains',
+  '!contains',
+  'in',
+  '!in',
+] as const;
+export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+
+/** Field names, in output_options.field_names and as filter keys: a letter, then up to 63 letters, digits or `_`. */
+export const FIELD_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 export interface FilterCondition {
   key: string;

@@ -5,30 +5,9 @@
  * operator suits its value and field is the filter module's business, where events are matched.
  */
 
-import type { FilterNode, FilterOperator } from '../job.js';
+import { FIELD_NAME_PATTERN, FILTER_OPERATORS, type FilterNode, type FilterOperator } from '../job.js';
 
-/** Field names, in output_options.field_names and as filter keys: a letter, then up to 63 letters, digits or `_`. */
-export const FIELD_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
-
-// job.ts declares the operators as a type only; checked against it below.
-export const FILTER_OPERATORS = [
-  'eq',
-  '!eq',
-  'lt',
-  'leq',
-  'gt',
-  'geq',
-  'startsWith',
-  '!startsWith',
-  'endsWith',
-  '!endsWith',
-  'contains',
-  '!contains',
-  'in',
-  '!in',
-] as const satisfies readonly FilterOperator[];
-const OPERATORS_COVER_TYPE: [FilterOperator] extends [(typeof FILTER_OPERATORS)[number]] ? true : false = true;
-void OPERATORS_COVER_TYPE;
+export { FIELD_NAME_PATTERN, FILTER_OPERATORS };
 
 export const FILTER_LIMITS = Object.freeze({
   maxDepth: 16,

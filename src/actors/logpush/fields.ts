@@ -3,14 +3,15 @@
  * hold timestamps.
  */
 
+import { FIELD_NAME_PATTERN } from '../job.js';
 import { configError } from './errors.js';
 
 /**
- * Field names: a letter, then up to 63 letters, digits or underscores (Cloudflare's field names all
- * fit: ClientIP, EdgeStartTimestamp, ...). The formatter writes them into generated code, so this
- * rule is also what keeps a field name from ever being read as code.
+ * Field names (FIELD_NAME_PATTERN, job.ts): a letter, then up to 63 letters, digits or underscores
+ * (Cloudflare's field names all fit). The formatter writes them into generated code, so this rule
+ * is also what keeps a field name from ever being read as code.
  */
-export const FIELD_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+export { FIELD_NAME_PATTERN };
 
 /** Fields holding unix nanoseconds (a number or a bigint); output_options.timestamp_format applies to them. */
 export const TIMESTAMP_FIELDS: ReadonlySet<string> = new Set(['EdgeStartTimestamp', 'EdgeEndTimestamp', 'Datetime']);

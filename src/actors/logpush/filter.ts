@@ -16,7 +16,7 @@
  * - String operators are case-sensitive.
  */
 
-import type { Filter, FilterCondition, FilterNode, FilterOperator } from '../job.js';
+import { FILTER_OPERATORS, type Filter, type FilterCondition, type FilterNode, type FilterOperator } from '../job.js';
 import { configError, configProblem } from './errors.js';
 import { fieldReader, validateFieldName } from './fields.js';
 
@@ -29,22 +29,7 @@ export const MAX_FILTER_CONDITIONS = 100;
 /** Values in one `in` list (they go into a Set, so the cost per event does not grow with it). */
 export const MAX_IN_VALUES = 1000;
 
-export const FILTER_OPERATORS: readonly FilterOperator[] = [
-  'eq',
-  '!eq',
-  'lt',
-  'leq',
-  'gt',
-  'geq',
-  'startsWith',
-  '!startsWith',
-  'endsWith',
-  '!endsWith',
-  'contains',
-  '!contains',
-  'in',
-  '!in',
-];
+export { FILTER_OPERATORS };
 
 type PositiveOperator = 'eq' | 'lt' | 'leq' | 'gt' | 'geq' | 'startsWith' | 'endsWith' | 'contains' | 'in';
 
