@@ -18,11 +18,11 @@ export interface DemuxOptions {
   targetBatchBytes?: number;
   /** A job's batch is ready at this many events. Default 2048. */
   targetBatchEvents?: number;
-  /** All open batches are made ready past this many pending bytes. Default 8 MiB. */
+  /** All open batches are made ready past this many pending bytes. Default 16 MiB. */
   maxPendingBytes?: number;
-  /** All open batches are made ready past this many open jobs. Default 1024. */
+  /** All open batches are made ready past this many open jobs. Default 16,384. */
   maxOpenJobs?: number;
-  /** Writers kept for reuse. Default 64. */
+  /** Writers kept for reuse. Default 256. */
   poolSize?: number;
 }
 
@@ -59,7 +59,7 @@ export class Demultiplexer {
     private readonly lookup: JobLookup,
     options: DemuxOptions = {},
   ) {
-    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 8 << 20, maxOpenJobs: 1024, poolSize: 64, ...options };
+    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 256, ...options };
     for (const [key, value] of Object.entries(this.options)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`demux option ${key} must be a positive integer, got ${value}`);
     }

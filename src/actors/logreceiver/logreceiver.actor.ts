@@ -20,7 +20,7 @@ export interface LogreceiverArgs {
   structures: CodecStructures;
   config: StageConfig;
   demux?: DemuxOptions;
-  /** A job's batch waits at most this long for more events. Default 100 ms. */
+  /** A job's batch waits at most this long for more events. Default 500 ms: small batches cost every stage after this one per batch. */
   maxDelayMs?: number;
 }
 
@@ -139,11 +139,11 @@ export const actor = defineActor<LogreceiverArgs, State>({
         state.ledger.drop(NONE_SLOT, 'unconfigured', state.jobs.unrouted);
       }
     }
-    await flush(state, ctx.ref(ctx.args.target), false, ctx.args.maxDelayMs ?? 100);
+    await flush(state, ctx.ref(ctx.args.target), false, ctx.args.maxDelayMs ?? 500);
   },
 
   async run(ctx, state) {
-    const maxDelayMs = ctx.args.maxDelayMs ?? 100;
+    const maxDelayMs = ctx.args.maxDelayMs ?? 500;
     const ref = ctx.ref(ctx.args.target);
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, Math.max(5, maxDelayMs / 4)));
