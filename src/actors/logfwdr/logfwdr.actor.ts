@@ -116,6 +116,7 @@ export const actor = defineActor<LogfwdrArgs, State>({
         for (let j = 0; j < jobs.length; j++) tally.add(jobs[j]!, 1);
         if (!forward.tryAddFrom(reader, i)) {
           tally.drain((slot, n) => ledger.ingest(slot, n));
+          state.counts.forwarded += forward.count;
           await send(ctx.ref(ctx.args.target), forward, TYPE_EVENTS);
           forward.begin(dataset).addFrom(reader, i);
         }
@@ -123,6 +124,7 @@ export const actor = defineActor<LogfwdrArgs, State>({
         tally.add(NONE_SLOT, 1);
         if (!surplus.tryAddFrom(reader, i)) {
           tally.drain((slot, n) => ledger.ingest(slot, n));
+          state.counts.surplus += surplus.count;
           await send(ctx.ref(ctx.args.target), surplus, TYPE_SURPLUS);
           surplus.begin(dataset).addFrom(reader, i);
         }

@@ -37,8 +37,12 @@ interface State {
   header: JobHeader;
   ack: AckRecord;
   ackBytes: Uint8Array;
-  /** Acks the mailbox had no room for, sent first next time. Bounded: one per batch in flight. */
+  /** Acks the ack ring had no room for, sent first next time. Bounded: one per batch in flight. */
   pendingAcks: AckRecord[];
+  /** Writes one ack to Buftee's ack ring; false when it is full. */
+  sendAck: (ack: AckRecord) => boolean;
+  /** Applies a config: opens new jobs, flushes and closes removed or changed ones. */
+  configure: (config: StageConfig) => void;
   counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number };
 }
 
@@ -56,14 +60,16 @@ export const actor = defineActor<LogpushArgs, State>({
       ack: { slot: 0, events: 0, offset: 0, delivered: 0, failed: 0 },
       ackBytes: new Uint8Array(ACK_BYTES),
       pendingAcks: [],
+      sendAck: () => false,
+      configure: () => {},
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0 },
     };
     const acks = new RingProducer(ctx.args.acks);
-    const sendAck = (ack: AckRecord): boolean => {
+    state.sendAck = (ack: AckRecord): boolean => {
       writeAck(new DataView(state.ackBytes.buffer), 0, ack);
       return acks.tryWrite(TYPE_ACK, state.ackBytes);
     };
-    const configure = (config: StageConfig): void => {
+    state.configure = (config: StageConfig): void => {
       state.ledger.update(config.ledger);
       const wanted = new Map<number, JobConfig>();
       for (const job of jobsOf(config)) {
@@ -89,7 +95,7 @@ export const actor = defineActor<LogpushArgs, State>({
               retryDelayMs: ctx.args.retryDelayMs,
               ack: (s, offset, delivered, failed) => {
                 const ack = { slot: s, events: delivered + failed, offset, delivered, failed };
-                if (state.pendingAcks.length > 0 || !sendAck(ack)) state.pendingAcks.push(ack);
+                if (state.pendingAcks.length > 0 || !state.sendAck(ack)) state.pendingAcks.push(ack);
               },
               onError: (jobId, error, retrying) =>
                 ctx.log.error({ alert: 'destination_failed', job: jobId, retrying }, `job ${jobId}: destination failed: ${messageOf(error)}`),
@@ -100,9 +106,7 @@ export const actor = defineActor<LogpushArgs, State>({
         }
       }
     };
-    (state as State & { configure: typeof configure }).configure = configure;
-    (state as State & { sendAck: typeof sendAck }).sendAck = sendAck;
-    configure(ctx.args.config);
+    state.configure(ctx.args.config);
     // Tells Buftee this is a new Logpush: whatever an earlier one had not acked comes again.
     if (!acks.tryWrite(TYPE_HELLO, new Uint8Array(0))) throw new Error('the ack ring to Buftee is full at start');
     return state;
@@ -129,7 +133,9 @@ export const actor = defineActor<LogpushArgs, State>({
       return;
     }
     delivery.add(header.offset, batch.length - JOB_HEADER_BYTES, state.reader, performance.now());
-    if (delivery.heldBytes > (ctx.args.maxHeldBytesPerJob ?? 4 * 1024 * 1024)) {
+    // Draining: the interval timer has stopped, and batches Buftee still sends must not wait for it.
+    if (ctx.signal.aborted) delivery.flush();
+    else if (delivery.heldBytes > (ctx.args.maxHeldBytesPerJob ?? 4 * 1024 * 1024)) {
       // Objects seal at their own limits; this seals one sooner so its batches can be freed.
       delivery.flush();
       state.counts.earlySeals++;
@@ -137,7 +143,7 @@ export const actor = defineActor<LogpushArgs, State>({
   },
 
   async run(ctx, state) {
-    const sendAck = (state as State & { sendAck: (a: AckRecord) => boolean }).sendAck;
+    const sendAck = state.sendAck;
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const now = performance.now();
@@ -147,7 +153,7 @@ export const actor = defineActor<LogpushArgs, State>({
   },
 
   async flush(_ctx, state) {
-    const sendAck = (state as State & { sendAck: (a: AckRecord) => boolean }).sendAck;
+    const sendAck = state.sendAck;
     for (const delivery of state.jobs.values()) delivery.flush();
     await Promise.all([...state.jobs.values()].map((d) => d.whenIdle()));
     while (state.pendingAcks.length > 0) {
@@ -161,7 +167,7 @@ export const actor = defineActor<LogpushArgs, State>({
   },
 
   reconfigure(partial, _ctx, state) {
-    (state as State & { configure: (c: StageConfig) => void }).configure(partial as StageConfig);
+    state.configure(partial as StageConfig);
   },
 
   stats: (_ctx, state) => ({

@@ -52,15 +52,19 @@ function slotsFor(state: State, dataset: string, key: string): readonly number[]
   return slots;
 }
 
-const zoneCache = new Map<string, readonly number[]>();
-function zoneOf(_dataset: string, key: string): readonly number[] {
-  let z = zoneCache.get(key);
-  if (z === undefined) {
-    const zone = Number(key);
-    z = Number.isSafeInteger(zone) && zone > 0 && zone <= 0xffffffff ? [zone] : NONE;
-    if (zoneCache.size < 1_000_000) zoneCache.set(key, z);
-  }
-  return z;
+/** Fail-open surplus is grouped by zone: the zone id stands where a job's slot would. */
+function zoneLookup(): (dataset: string, key: string) => readonly number[] {
+  const cache = new Map<string, readonly number[]>();
+  return (_dataset, key) => {
+    let z = cache.get(key);
+    if (z === undefined) {
+      const zone = Number(key);
+      z = Number.isSafeInteger(zone) && zone > 0 && zone <= 0xffffffff ? [zone] : NONE;
+      // Bounded: one entry per zone seen.
+      if (cache.size < 1_000_000) cache.set(key, z);
+    }
+    return z;
+  };
 }
 
 async function sendReady(ref: ActorRef, demux: Demultiplexer, type: number, header: JobHeader, state: State): Promise<void> {
@@ -103,7 +107,7 @@ export const actor = defineActor<LogreceiverArgs, State>({
     const state: State = {
       reader: new BatchReader(codec),
       jobs: null as unknown as Demultiplexer,
-      zones: new Demultiplexer(codec, zoneOf, ctx.args.demux),
+      zones: new Demultiplexer(codec, zoneLookup(), ctx.args.demux),
       ledger,
       table: RoutingTable.fromJobs(ctx.args.config.jobs),
       slots: new Map(),
