@@ -28,11 +28,10 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NAME_PATTERN } from '../job.js';
 import { optionError, stateError } from './errors.js';
 import { BodyCollector, DEFAULT_MAX_BODY_BYTES, bodyFormatOf, parseHttpBody, tooLargeResult, type BodyReason, type HttpBodyOptions, type HttpBodyResult } from './http-body.js';
-import { countInto, exclusiveSink, type IngestResult, type IngestSink, type OnRefused } from './ingest-sink.js';
+import { countInto, exclusiveSink, type IngestResult, type IngestSink, type OnRefused, boundPort, listenOn } from './ingest-sink.js';
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const DEFAULT_HTTP_MAX_IN_FLIGHT = 16;
@@ -140,21 +139,15 @@ export class HttpSource {
   /** Starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
     if (this.closing !== null) throw stateError('http source: listen() after close()');
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.requestedPort, this.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.server, this.requestedPort, this.host);
     return this.port;
   }
 
   /** The bound port (the ephemeral one when port was 0). */
   get port(): number {
-    const address = this.server.address() as AddressInfo | null;
-    if (address === null) throw stateError('http source: not listening');
-    return address.port;
+    const port = boundPort(this.server);
+    if (port === null) throw stateError('http source: not listening');
+    return port;
   }
 
   /**

@@ -7,6 +7,7 @@
  * points at the ledger (`ledgerRefusals`).
  */
 
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { DropReason } from '../job.js';
 import { NONE_SLOT, type LedgerView } from '../ledger.js';
 
@@ -75,4 +76,21 @@ export function exclusiveSink(sink: IngestSink): IngestSink {
 /** Adds `n` to `counts[reason]`. */
 export function countInto(counts: Record<string, number>, reason: string, n: number): void {
   if (n > 0) counts[reason] = (counts[reason] ?? 0) + n;
+}
+
+/** Listens on `port` at `host` (a server of node:net or node:http); rejects on EADDRINUSE and the like. */
+export function listenOn(server: NetServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The port a listening server is bound to (the ephemeral one when it asked for 0). */
+export function boundPort(server: NetServer): number | null {
+  const address = server.address() as AddressInfo | null;
+  return address === null ? null : address.port;
 }

@@ -26,10 +26,10 @@
  * took is unknowable here).
  */
 
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { optionError, stateError } from './errors.js';
 import { checkDataset } from './ingest-event.js';
-import { countInto, exclusiveSink, type IngestSink, type OnRefused } from './ingest-sink.js';
+import { countInto, exclusiveSink, type IngestSink, type OnRefused, boundPort, listenOn } from './ingest-sink.js';
 import { DEFAULT_MAX_LINE_BYTES, NdjsonSplitter, type NdjsonItem, type NdjsonReason } from './ndjson.js';
 
 export const DEFAULT_TCP_HOST = '127.0.0.1';
@@ -158,21 +158,15 @@ export class TcpSource {
   /** Starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
     if (this.closing !== null) throw stateError('tcp source: listen() after close()');
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.requestedPort, this.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.server, this.requestedPort, this.host);
     return this.port;
   }
 
   /** The bound port (the ephemeral one when port was 0). */
   get port(): number {
-    const address = this.server.address() as AddressInfo | null;
-    if (address === null) throw stateError('tcp source: not listening');
-    return address.port;
+    const port = boundPort(this.server);
+    if (port === null) throw stateError('tcp source: not listening');
+    return port;
   }
 
   /**
