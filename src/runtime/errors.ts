@@ -92,7 +92,7 @@ export function unknownKeyError(path: string, key: string, known: readonly strin
 }
 
 /** The known key sharing the longest prefix (3 characters at least, any case) with a misspelt one. */
-function closestKey(key: string, known: readonly string[]): string | undefined {
+export function closestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestLength = 2;
   for (const candidate of known) {

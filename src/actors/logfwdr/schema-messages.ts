@@ -4,6 +4,7 @@
  * "<path> must be <expected>, got <value>"; an unknown key reads "<path> is not a known key of …".
  */
 
+import { closestKey } from '../../runtime/errors.js';
 import { z } from 'zod';
 import { describeValue } from '../../runtime/errors.js';
 import { formatPath, mustBe, type ConfigIssue } from './errors.js';
@@ -23,17 +24,6 @@ export function strict<Shape extends z.ZodRawShape>(kind: string, shape: Shape) 
   });
 }
 
-/** The known key sharing the longest prefix (3 characters at least, any case) with a misspelt one. */
-function closestKey(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestLength = 2;
-  for (const candidate of known) {
-    let n = 0;
-    while (n < key.length && n < candidate.length && key[n]?.toLowerCase() === candidate[n]?.toLowerCase()) n++;
-    if (n > bestLength) [best, bestLength] = [candidate, n];
-  }
-  return best;
-}
 
 type Issue = z.core.$ZodIssue;
 type RawIssue = z.core.$ZodRawIssue;
