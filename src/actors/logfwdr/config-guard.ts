@@ -12,6 +12,8 @@
  *   `forward-unconfigured` so it is counted and shed first. An episode raises `fail_open` once.
  * - `fail-closed`: forward nothing, not even what the last known good configures.
  * A refused candidate is not "no config": the provider answered, and the last known good stands.
+ * Only `blankIsNoConfig` (off by default; `seatbelt drill fail-open` sets it to replay the
+ * incident) makes a blank candidate count as no config, so the policy applies at once.
  *
  * Pure and synchronous: time comes from `now`, and callbacks run after the guard's state is updated.
  */
@@ -47,6 +49,8 @@ export interface ConfigGuardOptions {
   limits?: Partial<ConfigLimits>;
   /** How long the provider may stay unavailable before the policy applies. Default 30 s. */
   unavailableGraceMs?: number;
+  /** A blank candidate counts as no valid config at hand (the policy applies at once). Default false. */
+  blankIsNoConfig?: boolean;
   now?: () => number;
   onAlert?: (alert: GuardAlert) => void;
   onEvent?: (event: GuardEvent) => void;
@@ -79,6 +83,7 @@ export class ConfigGuard {
   readonly maxRemovedFraction: number;
   readonly limits: ConfigLimits;
   readonly unavailableGraceMs: number;
+  readonly blankIsNoConfig: boolean;
   readonly #now: () => number;
   readonly #onAlert: (alert: GuardAlert) => void;
   readonly #onEvent: (event: GuardEvent) => void;
@@ -122,6 +127,7 @@ export class ConfigGuard {
       throw new RangeError(`unavailableGraceMs must be an integer from 0 to ${MAX_MS}, got ${describeValue(this.unavailableGraceMs)}`);
     }
     this.limits = resolveLimits(options.limits);
+    this.blankIsNoConfig = options.blankIsNoConfig === true;
     this.#now = options.now ?? Date.now;
     this.#onAlert = options.onAlert ?? (() => {});
     this.#onEvent = options.onEvent ?? (() => {});
@@ -185,8 +191,14 @@ export class ConfigGuard {
   offer(candidate: Candidate, options: { force?: boolean } = {}): OfferResult {
     const force = options.force === true;
     const now = this.#now();
-    this.#heard(candidate.source);
     const verdict = this.#judge(candidate, force);
+    // With blankIsNoConfig, a blank candidate counts as no valid config at hand (the incident's
+    // Logfwdr): the policy applies at once. Any other answer shows the provider is there.
+    if (this.blankIsNoConfig && !verdict.ok && verdict.unchanged !== true && verdict.reason === 'blank') {
+      this.#blankDown(candidate.source, now);
+    } else {
+      this.#heard(candidate.source);
+    }
     let result: OfferResult;
     if (verdict.ok) {
       result = this.#accept(candidate, verdict, force, now);
@@ -321,6 +333,13 @@ export class ConfigGuard {
     this.#alert('config_refused', `refused ${reason} config: ${message}; ${kept}`, now, candidate.source, reason);
     this.#event({ type: 'refused', source: candidate.source, reason, message });
     return error === undefined ? { outcome: 'refused', reason, message } : { outcome: 'refused', reason, message, error };
+  }
+
+  #blankDown(source: string, now: number): void {
+    if (this.#providerDown) return;
+    this.#providerDown = true;
+    this.#downSince = now;
+    this.#alert('config_unavailable', `config provider ${source} delivered a blank config, taken as no config (blankIsNoConfig); policy ${this.policy} applies`, now, source);
   }
 
   #heard(source: string): void {

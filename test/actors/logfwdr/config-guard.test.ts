@@ -286,6 +286,32 @@ describe('ConfigGuard: when no valid config is at hand', () => {
     expect(alerts.map((a) => a.alert)).toEqual(['config_refused', 'config_refused']);
   });
 
+  it('blankIsNoConfig (how the drill replays the incident): a blank config starts a fail-open episode at once, a valid one ends it', () => {
+    const { guard, clock, alerts, events } = setup({ policy: 'fail-open', blankIsNoConfig: true });
+    guard.offer(text(configText(jobs(5))));
+    alerts.length = 0;
+    clock.now += 1000;
+    refused(guard.offer(text(configText([]))));
+    expect(guard.mode).toBe('fail-open');
+    expect(guard.decision('http_requests', 1002)).toBe('forward');
+    expect(guard.decision('http_requests', 42)).toBe('forward-unconfigured');
+    // The same blank again: still one episode, no flapping.
+    clock.now += 1000;
+    refused(guard.offer(text(configText([]))));
+    expect(alerts.map((a) => a.alert)).toEqual(['config_unavailable', 'config_refused', 'fail_open', 'config_refused']);
+    expect(guard.stats().failOpen).toMatchObject({ active: true, episodes: 1 });
+    clock.now += 1000;
+    guard.offer(text(configText(jobs(5))));
+    expect(guard.mode).toBe('configured');
+    expect(guard.decision('http_requests', 42)).toBe('drop-unconfigured');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'mode_changed', mode: 'configured', previous: 'fail-open', previousForMs: 2000 }));
+    // Without the option the same blank keeps the last known good (the test above).
+    const plain = setup({ policy: 'fail-open' });
+    plain.guard.offer(text(configText(jobs(5))));
+    refused(plain.guard.offer(text(configText([]))));
+    expect(plain.guard.mode).toBe('configured');
+  });
+
   it('fail-closed: forwards nothing while the provider is down, configured traffic again once it answers', () => {
     const { guard, clock, alerts, events } = setup({ policy: 'fail-closed', unavailableGraceMs: 1000 });
     expect(guard.decision('http_requests', 1000)).toBe('drop-unconfigured');
