@@ -299,7 +299,8 @@ describe('ConfigGuard: when no valid config is at hand', () => {
     clock.now += 1000;
     refused(guard.offer(text(configText([]))));
     expect(alerts.map((a) => a.alert)).toEqual(['config_unavailable', 'config_refused', 'fail_open', 'config_refused']);
-    expect(guard.stats().failOpen).toMatchObject({ active: true, episodes: 1 });
+    // Episode 1 was the start before any config (fail-open's rule); the blank is episode 2, and only 2.
+    expect(guard.stats().failOpen).toMatchObject({ active: true, episodes: 2 });
     clock.now += 1000;
     guard.offer(text(configText(jobs(5))));
     expect(guard.mode).toBe('configured');
