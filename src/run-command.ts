@@ -54,7 +54,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     config: { jobs: defaultJobs({ zones, jobs, directory, compression: values['no-gzip'] ? 'none' : 'gzip' }) },
     generator: { zones, seed: Date.now() >>> 0, ...(rate === undefined ? {} : { ratePerSecond: rate }) },
   });
-  pipeline.on('alert', (a) => process.stderr.write(`ALERT ${a.alert}: ${a.message}\n`));
   await pipeline.start();
   process.stdout.write(`seatbelt: ${jobs} jobs over ${zones} zones, objects in ${directory}; Ctrl-C drains and stops\n`);
   const started = performance.now();

@@ -7,18 +7,29 @@
  * The main thread owns every shared buffer (rings, ledger), so a restarted stage re-attaches.
  * Each config the guard accepts is handed to every stage with `reconfigure`, downstream first, so
  * a new job has its destination before its first event arrives.
+ *
+ * Seatbelts: Buftee publishes its pressure (ok, soft, hard) in shared memory; Logfwdr reads it on
+ * every batch and sheds by itself. The owner watches it too (every `pressureWatchMs`): on a trip
+ * it raises the `buftee_pressure` alert, and during a fail-open episode it tells every stage to
+ * fall back to the last known good config until the episode ends. A stage whose heartbeat stalls
+ * is restarted by the supervisor's watchdog. When the pressure clears, shedding stops by itself.
+ *
+ * Alerts (the guard's and the pressure's) are error log lines with a stable `alert` field, counted
+ * by name in stats().alerts, and emitted as 'alert' events.
  */
 
 import { EventEmitter } from 'node:events';
 import { createRing } from '../native/ring.js';
 import { createSupervisor, type CreateSupervisorOptions } from '../runtime/create-supervisor.js';
+import { createLogger, type Logger, type LoggerOptions } from '../runtime/logger.js';
 import type { Supervisor } from '../runtime/supervisor.js';
 import { BatchWriter, Codec, isCodecError, type CodecStructures } from '../runtime/codec.js';
-import type { BufteeOptions } from './buftee/limits.js';
+import type { BufteeOptions, Pressure } from './buftee/limits.js';
+import { createPressureGauges, PressureGauges, type PressureSnapshot } from './buftee/pressure.js';
 import { DROP_REASONS, INTENTIONAL_REASONS, type Dataset, type JobConfig } from './job.js';
 import { Ledger, NONE_SLOT, type LedgerEntry, type LedgerSnapshot } from './ledger.js';
-import { ConfigGuard, type FailurePolicy } from './logfwdr/config-guard.js';
-import type { GuardAlert } from './logfwdr/guard-types.js';
+import { ConfigGuard, type ConfigGuardOptions, type FailurePolicy } from './logfwdr/config-guard.js';
+import type { AlertName, GuardAlert } from './logfwdr/guard-types.js';
 import { fileProvider, functionProvider, httpProvider, type Provider } from './logfwdr/providers.js';
 import type { DestinationOptions } from './logpush/destinations/create-destination.js';
 import { TYPE_EVENTS } from './messages.js';
@@ -50,6 +61,20 @@ export interface PipelineOptions {
   sources?: { tcp?: Omit<TcpSourceOptions, 'onRefused'>[]; http?: Omit<HttpSourceOptions, 'onRefused'> };
   /** How long stop() waits for in-flight events to be delivered. Default 60 s. */
   drainTimeoutMs?: number;
+  /** Guard options beyond the policy (blankIsNoConfig, unavailableGraceMs, maxRemovedFraction). */
+  guard?: Omit<ConfigGuardOptions, 'policy' | 'onAlert' | 'onEvent' | 'now'>;
+  /** How often the owner reads Buftee's pressure. Default 100 ms. */
+  pressureWatchMs?: number;
+  /** Where alert lines (and the owner's other lines) go. Default: the supervisor's log options. */
+  log?: LoggerOptions;
+}
+
+export type PipelineAlertName = AlertName | 'buftee_pressure';
+
+/** An alert of the guard, or of Buftee's pressure (with its level). */
+export interface PipelineAlert extends Omit<GuardAlert, 'alert'> {
+  readonly alert: PipelineAlertName;
+  readonly level?: Pressure;
 }
 
 export interface PipelineStats {
@@ -62,13 +87,26 @@ export interface PipelineStats {
   stages: Record<string, Record<string, unknown>>;
   generation: number;
   mode: string;
+  /** Buftee's pressure as published in shared memory. */
+  pressure: PressureSnapshot;
+  /** The owner made the stages fall back to the last known good during a fail-open episode. */
+  fallback: boolean;
+  /** Alerts raised so far, by name. */
+  alerts: Record<string, number>;
 }
 
 const STAGES = ['logpush', 'buftee', 'logreceiver', 'logfwdr'] as const;
 
-export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [number] }> {
+export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [number] }> {
   readonly ledger: Ledger;
   readonly guard: ConfigGuard;
+  readonly pressure: PressureGauges;
+  readonly log: Logger;
+  private readonly pressureBuffer: SharedArrayBuffer;
+  private readonly alertCounts: Record<string, number> = {};
+  private fallback = false;
+  private lastLevel: Pressure = 'ok';
+  private watcher: NodeJS.Timeout | null = null;
   readonly structures: CodecStructures = PIPELINE_STRUCTURES;
   private supervisor: Supervisor | null = null;
   private provider: Provider | null = null;
@@ -81,10 +119,17 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
   constructor(private readonly options: PipelineOptions) {
     super();
     this.ledger = Ledger.create({ maxJobs: options.maxJobs ?? 100_000 });
+    const log = options.log ?? options.supervisor?.log ?? {};
+    this.log = createLogger({ component: 'pipeline' }, { level: log.level ?? 'info', destination: log.destination ?? 2 });
+    this.pressureBuffer = createPressureGauges();
+    this.pressure = new PressureGauges(this.pressureBuffer);
     this.guard = new ConfigGuard({
+      ...options.guard,
       policy: options.policy ?? 'last-known-good',
-      onAlert: (alert) => this.emit('alert', alert),
+      onAlert: (alert) => this.raise(alert),
       onEvent: (event) => {
+        // The episode is over: the fallback it caused is too.
+        if (event.type === 'mode_changed' && event.mode !== 'fail-open') this.fallback = false;
         if (event.type === 'accepted' || event.type === 'mode_changed') void this.pushConfig();
       },
     });
@@ -103,7 +148,47 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
   stageConfig(): StageConfig {
     const jobs = (this.guard.current?.config.jobs ?? []) as JobConfig[];
     for (const job of jobs) this.ledger.slot(job.id);
-    return { generation: this.guard.generation, mode: this.guard.mode, jobs: jobs.map((j) => ({ ...j })), ledger: this.ledger.handle() };
+    const mode = this.fallback && this.guard.mode === 'fail-open' ? 'configured' : this.guard.mode;
+    return { generation: this.guard.generation, mode, jobs: jobs.map((j) => ({ ...j })), ledger: this.ledger.handle() };
+  }
+
+  /** Logs an alert as an error line with its stable name, counts it, and emits it. */
+  private raise(alert: PipelineAlert): void {
+    this.alertCounts[alert.alert] = (this.alertCounts[alert.alert] ?? 0) + 1;
+    const { message, ...fields } = alert;
+    this.log.error(fields, message);
+    this.emit('alert', alert);
+  }
+
+  /** Reads Buftee's pressure: a rise is an alert, and during fail-open the trigger of the fallback. */
+  private watchPressure(): void {
+    const snapshot = this.pressure.snapshot();
+    const level = snapshot.level;
+    const previous = this.lastLevel;
+    this.lastLevel = level;
+    if (level === previous) return;
+    if (level === 'ok') {
+      this.log.info({ pressure: level, buffers: snapshot.buffers }, 'buftee pressure cleared; forwarding resumes');
+      return;
+    }
+    if (previous === 'hard') return;
+    const falling = this.guard.mode === 'fail-open' && !this.fallback;
+    const limit = snapshot.maxBuffers === null ? 'no limit' : `limit ${snapshot.maxBuffers}`;
+    const sheds = level === 'hard' ? 'the fail-open surplus and each job beyond its fair share' : 'the fail-open surplus';
+    this.raise({
+      alert: 'buftee_pressure',
+      level,
+      message:
+        `Buftee pressure ${level}: ${snapshot.buffers} buffers (${limit}), ${(snapshot.bytes / 2 ** 20).toFixed(1)} MiB held; ` +
+        `Logfwdr sheds ${sheds}` +
+        (falling ? '; falling back to the last known good config until the fail-open episode ends' : ''),
+      generation: this.guard.generation,
+      at: Date.now(),
+    });
+    if (falling) {
+      this.fallback = true;
+      void this.pushConfig();
+    }
   }
 
   async start(): Promise<void> {
@@ -127,9 +212,9 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
     const gen = this.options.generator;
     const children: Record<string, unknown>[] = [
       { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes: 8 << 20, args: { acks, structures, config, destinations: this.options.destinations } },
-      { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes: 8 << 20, args: { target: 'logpush', acks, config, buftee: this.options.buftee } },
+      { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes: 8 << 20, args: { target: 'logpush', acks, config, buftee: this.options.buftee, pressure: this.pressureBuffer } },
       { id: 'logreceiver', type: 'worker', module: new URL('./logreceiver/logreceiver.actor.ts', import.meta.url), sendsTo: ['buftee'], mailboxBytes: 8 << 20, args: { target: 'buftee', structures, config } },
-      { id: 'logfwdr', type: 'worker', module: new URL('./logfwdr/logfwdr.actor.ts', import.meta.url), sendsTo: ['logreceiver'], mailboxBytes: 8 << 20, args: { target: 'logreceiver', structures, config } },
+      { id: 'logfwdr', type: 'worker', module: new URL('./logfwdr/logfwdr.actor.ts', import.meta.url), sendsTo: ['logreceiver'], mailboxBytes: 8 << 20, args: { target: 'logreceiver', structures, config, pressure: this.pressureBuffer } },
     ];
     if (gen !== undefined) {
       const { ratePerSecond, limit, batchEvents, ...generator } = gen;
@@ -148,6 +233,8 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
     );
     await this.supervisor.start();
     this.running = true;
+    this.watcher = setInterval(() => this.watchPressure(), this.options.pressureWatchMs ?? 100);
+    this.watcher.unref();
     try {
       for (const source of this.tcpSources) await source.listen();
       await this.httpSource?.listen();
@@ -250,7 +337,15 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
       stages: Object.fromEntries(stages.map((s) => [s.id, { restarts: s.restartCount, mailboxBytes: s.mailboxBytes, ...s.actor }])),
       generation: this.guard.generation,
       mode: this.guard.mode,
+      pressure: this.pressure.snapshot(),
+      fallback: this.fallback,
+      alerts: { ...this.alertCounts },
     };
+  }
+
+  /** The guard's mode, with `+fallback` while the owner holds the stages on the last known good. */
+  mode(): string {
+    return this.fallback && this.guard.mode === 'fail-open' ? 'fail-open+fallback' : this.guard.mode;
   }
 
   /** Events ingested and neither delivered nor dropped yet, over every job. */
@@ -273,6 +368,9 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
     for (const id of ['source', 'logfwdr', 'logreceiver']) {
       await tree.find(id)?.control.drain(Math.max(1000, deadline - Date.now())).catch(() => {});
     }
+    // The fail-open surplus Buftee holds has no reader: outside fail-open it is deleted (and
+    // counted `unconfigured`), so the drain below waits only for what has a destination.
+    await tree.find('buftee')?.control.reconfigure({ ...this.stageConfig(), mode: 'configured' }, 10_000).catch(() => {});
     // Buftee keeps sending and Logpush keeps delivering; Logpush's drain seals open objects.
     const logpush = tree.find('logpush');
     while (this.inFlight() > 0 && Date.now() < deadline) {
@@ -281,6 +379,8 @@ export class Pipeline extends EventEmitter<{ alert: [GuardAlert]; config: [numbe
     }
     const clean = this.inFlight() === 0;
     this.running = false;
+    if (this.watcher !== null) clearInterval(this.watcher);
+    this.watcher = null;
     await tree.stop();
     this.supervisor = null;
     return clean;

@@ -7,3 +7,4 @@ export { Doorbell, type WakeReason } from './doorbell.js';
 export { BackoffIdleStrategy, DEFAULT_IDLE, type IdleOptions, type Waitable } from './idle-strategy.js';
 export { RingError, RingRangeError, type NativeErrorCode } from './errors.js';
 export { maxPayloadLength, maxRecordLength, RECORD_ALIGNMENT, MIN_CAPACITY, MAX_CAPACITY } from './ring-descriptor.js';
+export { SharedGauges, GAUGES_MAGIC, MAX_GAUGES } from './shared-gauges.js';

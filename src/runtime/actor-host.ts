@@ -4,6 +4,7 @@
  * the event loop, serves the control plane over comlink, and runs the read-handle-release loop.
  */
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-endpoint.js';
@@ -68,8 +69,15 @@ try {
   process.exit(1);
 }
 
+// This thread's event-loop delay, reset by every stats() call: the lag since the last one.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
 const control: ControlApi = {
   stats(): ActorStats {
+    const lagP99Ms = loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0;
+    const lagMaxMs = loopDelay.count > 0 ? loopDelay.max / 1e6 : 0;
+    loopDelay.reset();
     return {
       id: data.id,
       restartCount: data.restartCount,
@@ -78,6 +86,8 @@ const control: ControlApi = {
       eventLoopUtilization: performance.eventLoopUtilization().utilization,
       activeMs: performance.eventLoopUtilization().active,
       heapUsedBytes: process.memoryUsage().heapUsed,
+      eventLoopDelayP99Ms: lagP99Ms,
+      eventLoopDelayMaxMs: lagMaxMs,
       actor: actor.stats?.(ctx, state) ?? {},
     };
   },

@@ -18,6 +18,9 @@ export interface ActorStats {
   /** Milliseconds this thread's event loop was busy since it started: its CPU time, near enough. */
   activeMs: number;
   heapUsedBytes: number;
+  /** This thread's event-loop delay since the previous stats() call: p99 and max, ms. */
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
   /** What the actor's own stats() returned. */
   actor: Record<string, unknown>;
 }

@@ -32,6 +32,7 @@ import type { StageConfig } from '../stage-config.js';
 import { Buftee } from './buftee.js';
 import type { BufteeOptions } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
+import { PressureGauges } from './pressure.js';
 
 export const CONSUMER = 'logpush';
 const UNCONFIGURED_PREFIX = 'unconfigured';
@@ -49,7 +50,12 @@ export interface BufteeArgs {
   windowBytes?: number;
   /** How long a `block` job's full buffer may hold a batch before it is dropped. Default 2 s. */
   blockMs?: number;
+  /** Where Buftee publishes its pressure for Logfwdr and the owner (pressure.ts). */
+  pressure?: SharedArrayBuffer;
 }
+
+/** Unconfigured zones' buffers deleted per tick once fail-open ends: stats() stays quick. */
+const PURGE_PER_TICK = 2000;
 
 interface Job {
   id: string;
@@ -77,10 +83,17 @@ interface State {
   ackRing: RingConsumer;
   onAck: RecordHandler;
   stash: { job: Job; batch: BufferedBatch } | null;
+  pressure: PressureGauges | null;
+  /** Buffers of zones outside the configured set (fail-open surplus), by name. */
+  zones: Set<string>;
+  /** The mode in force: outside fail-open the zones' buffers are deleted, a few thousand a tick. */
+  failOpen: boolean;
 }
 
 function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
+  // Outside fail-open nothing forwards surplus: what the zones' buffers hold has no reader and never will.
+  state.failOpen = config.mode === 'fail-open';
   const enabled = config.jobs.filter((j) => j.enabled !== false);
   state.buftee.configure(enabled.map((j) => ({ id: j.id, overflow: j.overflow ?? 'block' })));
   const keep = new Set(enabled.map((j) => j.id));
@@ -156,8 +169,25 @@ function evict(state: State): void {
   const { expired } = state.buftee.evictIdle(1000);
   for (const removed of expired) {
     const job = state.byId.get(removed.job);
+    state.zones.delete(removed.job);
     state.ledger.drop(job?.slot ?? NONE_SLOT, 'expired', removed.events);
   }
+}
+
+/** Deletes up to PURGE_PER_TICK of the zones' buffers; their events are dropped as `unconfigured`. */
+function purge(state: State): void {
+  let n = 0;
+  for (const name of state.zones) {
+    if (n++ >= PURGE_PER_TICK) return;
+    state.zones.delete(name);
+    const removed = state.buftee.delete(name);
+    if (removed !== null && removed.events > 0) state.ledger.drop(NONE_SLOT, 'unconfigured', removed.events);
+  }
+}
+
+function publish(state: State): void {
+  const stats = state.buftee;
+  state.pressure?.publish(stats.pressure(), stats.bufferCount, stats.totalBytes, state.zones.size, stats.limits.maxBuffers);
 }
 
 /** Handles every ack and hello waiting on the ack ring. */
@@ -187,6 +217,9 @@ export const actor = defineActor<BufteeArgs, State>({
       onAck: () => {},
       lastEviction: performance.now(),
       stash: null,
+      pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
+      zones: new Set(),
+      failOpen: false,
     };
     const ack = state.ack;
     state.onAck = (type, bytes, offset) => {
@@ -239,6 +272,7 @@ export const actor = defineActor<BufteeArgs, State>({
           const result = state.buftee.append(prefix, name, data, events);
           if (result.status === 'appended') {
             state.counts.appended++;
+            if (result.created && job === undefined) state.zones.add(name);
             if (result.dropped !== null) {
               for (const loss of result.dropped.unreadBy) state.ledger.drop(slot, 'buffer_full', loss.events);
               if (result.dropped.unreadBy.length === 0 && job === undefined) state.ledger.drop(slot, 'buffer_full', result.dropped.events);
@@ -262,6 +296,7 @@ export const actor = defineActor<BufteeArgs, State>({
         }
         state.counts.blockedMs += performance.now() - started;
         pump(state, ctx.ref(ctx.args.target));
+        publish(state);
         return;
       }
       default:
@@ -279,6 +314,8 @@ export const actor = defineActor<BufteeArgs, State>({
         state.lastEviction = now;
         evict(state);
       }
+      if (!state.failOpen && state.zones.size > 0) purge(state);
+      publish(state);
       await sleep(sent > 0 ? 0 : 2);
     }
   },
@@ -287,6 +324,6 @@ export const actor = defineActor<BufteeArgs, State>({
     apply(state, partial as StageConfig);
   },
 
-  stats: (_ctx, state) => ({ ...state.buftee.stats(), ...state.counts, readyJobs: state.ready.size }),
+  stats: (_ctx, state) => ({ ...state.buftee.stats(), ...state.counts, readyJobs: state.ready.size, unconfiguredBuffers: state.zones.size }),
 });
 

@@ -164,7 +164,9 @@ export class Buftee {
     const before = this.before(buffer);
     let dropped: DroppedBatches | null = null;
     const overBuffer = buffer.bytes + charge - maxBytesPerBuffer;
-    const overTotal = this.totals.bytes + charge - maxTotalBytes;
+    // Jobs outside the configured set may fill the total only to its soft level, like new buffers:
+    // the rest is the configured jobs' room.
+    const overTotal = this.totals.bytes + charge - maxTotalBytes * (configured === undefined ? this.options.softLevel : 1);
     if (overBuffer > 0 || overTotal > 0) {
       const limit: LimitName = overBuffer > 0 ? 'maxBytesPerBuffer' : 'maxTotalBytes';
       const need = Math.max(overBuffer, overTotal);
@@ -311,6 +313,16 @@ export class Buftee {
     const { prefix, incarnation, batches, events, bytes, firstOffset, nextOffset } = buffer;
     const consumers = buffer.consumers.map(({ id, every, acked, next }) => ({ id, resolution: resolutionOf(every), acked, next }));
     return { prefix, incarnation, batches, events, bytes, firstOffset, nextOffset, consumers };
+  }
+
+  /** Buffers held now; O(1). */
+  get bufferCount(): number {
+    return this.buffers.size;
+  }
+
+  /** Bytes charged to every buffer now; O(1). */
+  get totalBytes(): number {
+    return this.totals.bytes;
   }
 
   has(job: string): boolean {

@@ -4,6 +4,12 @@
  * without decoding a payload, and counts every event into the ledger: ingested for each of its
  * jobs, or, for zones without a job, ingested and dropped as `unconfigured` under "-" (or
  * forwarded as fail-open surplus, marked so it is shed first).
+ *
+ * Shedding: on every batch Logfwdr reads Buftee's pressure level from shared memory (one atomic
+ * load, no message). From `soft` it sheds the fail-open surplus; at `hard` it also sheds each
+ * job's events beyond a fair share: the jobs' mean demand over the last window (250 ms), at least
+ * MIN_SHARE. Heavy jobs lose their excess, light ones nothing. Every shed event is counted in the
+ * ledger as `shed` under its jobs (or "-"). When the level falls, forwarding resumes by itself.
  */
 
 import { defineActor } from '../../runtime/actor.js';
@@ -12,12 +18,53 @@ import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { TYPE_EVENTS, TYPE_SURPLUS } from '../messages.js';
 import { SlotTally, type StageConfig } from '../stage-config.js';
+import { PressureGauges } from '../buftee/pressure.js';
 import { RoutingTable } from './routing-table.js';
 
 export interface LogfwdrArgs {
   target: string;
   structures: CodecStructures;
   config: StageConfig;
+  /** Buftee's pressure gauges (buftee/pressure.ts); absent, Logfwdr never sheds. */
+  pressure?: SharedArrayBuffer;
+}
+
+const WINDOW_MS = 250;
+/** A job's events in one window that are never shed for fairness (400 events/s). */
+export const MIN_SHARE = 100;
+const LEVEL_SOFT = 1;
+const LEVEL_HARD = 2;
+
+/** Per-job demand in the current window, and the fair share computed from the previous one. */
+class FairShare {
+  readonly demand: Int32Array;
+  private readonly touched: number[] = [];
+  private startedAt = performance.now();
+  share = Infinity;
+
+  constructor(slots: number) {
+    this.demand = new Int32Array(slots);
+  }
+
+  /** Counts one event of `slot`; true while the slot is within its share. */
+  within(slot: number): boolean {
+    const d = this.demand;
+    if (d[slot] === 0) this.touched.push(slot);
+    return ++d[slot]! <= this.share;
+  }
+
+  /** Starts a new window when the current one is over: the share is the mean demand of the last. */
+  roll(now: number): void {
+    if (now - this.startedAt < WINDOW_MS) return;
+    this.startedAt = now;
+    let total = 0;
+    for (const slot of this.touched) {
+      total += this.demand[slot]!;
+      this.demand[slot] = 0;
+    }
+    this.share = this.touched.length === 0 ? Infinity : Math.max(MIN_SHARE, Math.ceil(total / this.touched.length));
+    this.touched.length = 0;
+  }
 }
 
 /** Per distinct key of a batch: the jobs' slots, or a marker for a zone without a job. */
@@ -36,7 +83,10 @@ interface State {
   slots: Map<string, Map<string, readonly number[]>>;
   tally: SlotTally;
   keyJobs: (readonly number[] | number)[];
-  counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number };
+  counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number; shed: number; shedSurplus: number };
+  pressure: PressureGauges | null;
+  fair: FairShare;
+  shed: SlotTally;
 }
 
 const NONE: readonly number[] = Object.freeze([]);
@@ -84,14 +134,17 @@ export const actor = defineActor<LogfwdrArgs, State>({
       slots: new Map(),
       tally: new SlotTally(ledger.maxJobs + 1),
       keyJobs: [],
-      counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0 },
+      counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0, shed: 0, shedSurplus: 0 },
+      pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
+      fair: new FairShare(ledger.maxJobs + 1),
+      shed: new SlotTally(ledger.maxJobs + 1),
     };
     apply(state, ctx.args.config);
     return state;
   },
 
   async handle(batch, ctx, state) {
-    const { reader, forward, surplus, tally, ledger } = state;
+    const { reader, forward, surplus, tally, ledger, fair, shed } = state;
     try {
       reader.reset(batch);
     } catch (error) {
@@ -110,10 +163,24 @@ export const actor = defineActor<LogfwdrArgs, State>({
     forward.begin(dataset);
     surplus.begin(dataset);
     let unconfigured = 0;
+    let shedJobs = 0;
+    let shedSurplus = 0;
+    const level = state.pressure?.levelIndex() ?? 0;
+    fair.roll(performance.now());
     for (let i = 0; i < reader.count; i++) {
       const jobs = keyJobs[reader.keyIndex(i)]!;
       if (typeof jobs !== 'number') {
-        for (let j = 0; j < jobs.length; j++) tally.add(jobs[j]!, 1);
+        let within = false;
+        for (let j = 0; j < jobs.length; j++) {
+          tally.add(jobs[j]!, 1);
+          if (fair.within(jobs[j]!)) within = true;
+        }
+        if (level >= LEVEL_HARD && !within) {
+          // Every job of this event is past its fair share: shed, counted under each of them.
+          for (let j = 0; j < jobs.length; j++) shed.add(jobs[j]!, 1);
+          shedJobs++;
+          continue;
+        }
         if (!forward.tryAddFrom(reader, i)) {
           tally.drain((slot, n) => ledger.ingest(slot, n));
           state.counts.forwarded += forward.count;
@@ -122,6 +189,11 @@ export const actor = defineActor<LogfwdrArgs, State>({
         }
       } else if (jobs === FORWARD_SURPLUS) {
         tally.add(NONE_SLOT, 1);
+        if (level >= LEVEL_SOFT) {
+          shed.add(NONE_SLOT, 1);
+          shedSurplus++;
+          continue;
+        }
         if (!surplus.tryAddFrom(reader, i)) {
           tally.drain((slot, n) => ledger.ingest(slot, n));
           state.counts.surplus += surplus.count;
@@ -139,6 +211,11 @@ export const actor = defineActor<LogfwdrArgs, State>({
     }
     // Counts ingested before the batch can reach a stage that counts it delivered or dropped.
     tally.drain((slot, n) => ledger.ingest(slot, n));
+    if (shedJobs + shedSurplus > 0) {
+      shed.drain((slot, n) => ledger.drop(slot, 'shed', n));
+      state.counts.shed += shedJobs;
+      state.counts.shedSurplus += shedSurplus;
+    }
     state.counts.forwarded += forward.count;
     state.counts.surplus += surplus.count;
     if (forward.count > 0) await send(ctx.ref(ctx.args.target), forward, TYPE_EVENTS);
@@ -149,7 +226,14 @@ export const actor = defineActor<LogfwdrArgs, State>({
     apply(state, partial as StageConfig);
   },
 
-  stats: (_ctx, state) => ({ generation: state.generation, mode: state.mode, jobs: state.table.jobIds.length, ...state.counts }),
+  stats: (_ctx, state) => ({
+    generation: state.generation,
+    mode: state.mode,
+    jobs: state.table.jobIds.length,
+    pressure: state.pressure?.level() ?? 'ok',
+    fairShare: Number.isFinite(state.fair.share) ? state.fair.share : null,
+    ...state.counts,
+  }),
 });
 
 async function send(ref: { trySend(b: Uint8Array, t: number): boolean; send(b: Uint8Array, t: number, ms: number): Promise<void> }, writer: BatchWriter, type: number): Promise<void> {

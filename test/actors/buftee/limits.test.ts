@@ -138,6 +138,20 @@ describe('maxTotalBytes', () => {
   });
 });
 
+describe('maxTotalBytes for jobs outside the configured set', () => {
+  it('their existing buffers grow only to the soft level of the total: the rest stays the configured jobs\' room', () => {
+    const charge = 100 + BATCH_OVERHEAD_BYTES;
+    const buftee = new Buftee({ clock: () => 0, limits: { maxTotalBytes: 10 * charge } });
+    buftee.configure([{ id: 'conf', overflow: 'drop_newest' }]);
+    for (let i = 0; i < 8; i++) expect(buftee.append(P, 'u0', new Uint8Array(100), 1).status).toBe('appended');
+    expect(buftee.append(P, 'u0', new Uint8Array(100), 1)).toMatchObject({ status: 'refused', reason: 'buffer_full', limit: 'maxTotalBytes' });
+    expect(buftee.pressure()).toBe('soft');
+    expect(buftee.append(P, 'conf', new Uint8Array(100), 1).status).toBe('appended');
+    expect(buftee.append(P, 'conf', new Uint8Array(100), 1).status).toBe('appended');
+    expect(buftee.stats().bytes).toBe(10 * charge);
+  });
+});
+
 describe('maxNewBuffersPerSecond', () => {
   it('lets a burst of one second through, keeps the last 20% for configured jobs, and refills', () => {
     const c = clock();

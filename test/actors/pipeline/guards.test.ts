@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline } from '../../../src/actors/pipeline.js';
 import type { JobConfig } from '../../../src/actors/job.js';
-import type { GuardAlert } from '../../../src/actors/logfwdr/guard-types.js';
+import type { PipelineAlert } from '../../../src/actors/pipeline.js';
 import { linesOf, readObjects } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'seatbelt-guards-'));
@@ -113,7 +113,7 @@ describe('the config guard in the running pipeline', () => {
     const jobs = Array.from({ length: 10 }, (_, i) => job(`job-${i}`, [i + 1], dir));
     writeFileSync(file, JSON.stringify({ jobs }));
     const pipeline: Pipeline = createPipeline({ config: { file, intervalMs: 200 }, supervisor: quiet });
-    const alerts: GuardAlert[] = [];
+    const alerts: PipelineAlert[] = [];
     pipeline.on('alert', (a) => alerts.push(a));
     await pipeline.start();
     let sent = 0;
