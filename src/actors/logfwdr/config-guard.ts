@@ -107,6 +107,7 @@ export class ConfigGuard {
   #unchanged = 0;
   #unavailable = 0;
   #consecutiveRefusals = 0;
+  #lastRefusalKey: string | undefined;
   readonly #refused: Record<RefusalReason, number> = { schema: 0, blank: 0, too_large: 0, mass_removal: 0, stale: 0 };
   #failOpen = { episodes: 0, startedAt: undefined as number | undefined, endedAt: undefined as number | undefined };
 
@@ -330,7 +331,12 @@ export class ConfigGuard {
     this.#consecutiveRefusals++;
     if (candidate.kind === 'text') this.#lastRefused = { text: candidate.text, generation: this.#generation, reason, message };
     const kept = this.#current === undefined ? 'no config has been accepted yet' : `keeping ${this.#describeCurrent()}`;
-    this.#alert('config_refused', `refused ${reason} config: ${message}; ${kept}`, now, candidate.source, reason);
+    // The same refusal again (a provider polled every second repeating its bad config) is counted,
+    // not alerted again: one alert per distinct refusal until a config is accepted or unchanged.
+    const key = `${reason}\u0000${message}`;
+    const repeated = this.#consecutiveRefusals > 1 && key === this.#lastRefusalKey;
+    this.#lastRefusalKey = key;
+    if (!repeated) this.#alert('config_refused', `refused ${reason} config: ${message}; ${kept}`, now, candidate.source, reason);
     this.#event({ type: 'refused', source: candidate.source, reason, message });
     return error === undefined ? { outcome: 'refused', reason, message } : { outcome: 'refused', reason, message, error };
   }

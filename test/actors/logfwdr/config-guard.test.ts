@@ -127,7 +127,7 @@ describe('ConfigGuard: refusing configs, keeping the last known good', () => {
     expect(alerts[0]).toMatchObject({ alert: 'config_refused', reason: 'schema', generation: 1 });
   });
 
-  it('refuses the same bad text again without parsing it again, counting each refusal', () => {
+  it('refuses the same bad text again without parsing it again, counting each refusal, alerting once', () => {
     const { guard, alerts } = setup();
     guard.offer(text(configText(jobs(2))));
     const bad = configText([job('x y')]);
@@ -135,7 +135,14 @@ describe('ConfigGuard: refusing configs, keeping the last known good', () => {
     const second = refused(guard.offer(text(bad)));
     expect(second.message).toBe(first.message);
     expect(guard.stats().refused.schema).toBe(2);
+    // A provider polled every second repeating its bad config: one alert, every refusal counted.
+    expect(alerts).toHaveLength(1);
+    // Another refusal alerts; after an accepted config the first bad text alerts again.
+    refused(guard.offer(text('')));
     expect(alerts).toHaveLength(2);
+    guard.offer(text(configText(jobs(3))));
+    refused(guard.offer(text(bad)));
+    expect(alerts).toHaveLength(3);
   });
 
   it('refuses a config removing 90% of the jobs in one step', () => {
@@ -298,7 +305,7 @@ describe('ConfigGuard: when no valid config is at hand', () => {
     // The same blank again: still one episode, no flapping.
     clock.now += 1000;
     refused(guard.offer(text(configText([]))));
-    expect(alerts.map((a) => a.alert)).toEqual(['config_unavailable', 'config_refused', 'fail_open', 'config_refused']);
+    expect(alerts.map((a) => a.alert)).toEqual(['config_unavailable', 'config_refused', 'fail_open']);
     // Episode 1 was the start before any config (fail-open's rule); the blank is episode 2, and only 2.
     expect(guard.stats().failOpen).toMatchObject({ active: true, episodes: 2 });
     clock.now += 1000;
