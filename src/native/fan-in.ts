@@ -17,6 +17,8 @@ export interface DataSource {
 export class FanInConsumer implements DataSource {
   readonly consumers: readonly RingConsumer[];
   private next = 0;
+  /** The index of the ring whose records the handler is being given now (in `consumers`). */
+  currentRing = 0;
 
   constructor(rings: readonly (RingConsumer | SharedArrayBuffer)[]) {
     if (rings.length === 0) throw new RangeError('a fan-in consumer needs at least 1 ring, got 0');
@@ -29,7 +31,9 @@ export class FanInConsumer implements DataSource {
     const n = consumers.length;
     let count = 0;
     for (let i = 0; i < n && count < limit; i++) {
-      count += consumers[(this.next + i) % n]!.read(handler, limit - count);
+      const ring = (this.next + i) % n;
+      this.currentRing = ring;
+      count += consumers[ring]!.read(handler, limit - count);
     }
     this.next = (this.next + 1) % n;
     return count;

@@ -21,11 +21,13 @@ import { RingBuffer, attachRing } from './ring.js';
 import type { WakeReason } from './doorbell.js';
 
 /**
- * Receives one record: its type, the ring's data view, the payload's offset in it (8-byte aligned)
- * and the payload's length. The view is valid until the record is released: copy out what must
- * outlive that.
+ * Receives one record: its type, the ring's data view, the payload's offset in it (8-byte aligned),
+ * the payload's length, and `next`, the ring position just past the record (an i32 that wraps:
+ * compare positions with `(a - b) | 0`). The view is valid until the record is released: copy out
+ * what must outlive that. A consumer that records `next` of each record it has fully handled can
+ * tell, after a crash, which of the records it reads again were handled already.
  */
-export type RecordHandler = (type: number, bytes: Uint8Array, offset: number, length: number) => void;
+export type RecordHandler = (type: number, bytes: Uint8Array, offset: number, length: number, next: number) => void;
 
 export class RingConsumer {
   readonly ring: RingBuffer;
@@ -63,8 +65,9 @@ export class RingConsumer {
         this.cursor = cursor;
         continue;
       }
-      handler(type, bytes, index + RECORD_HEADER_LENGTH, length - RECORD_HEADER_LENGTH);
-      cursor = (cursor + align(length)) | 0;
+      const next = (cursor + align(length)) | 0;
+      handler(type, bytes, index + RECORD_HEADER_LENGTH, length - RECORD_HEADER_LENGTH, next);
+      cursor = next;
       this.cursor = cursor;
       count++;
     }
@@ -89,12 +92,18 @@ export class RingConsumer {
         this.cursor = cursor;
         continue;
       }
-      handler(type, bytes, index + RECORD_HEADER_LENGTH, length - RECORD_HEADER_LENGTH);
-      cursor = (cursor + align(length)) | 0;
+      const next = (cursor + align(length)) | 0;
+      handler(type, bytes, index + RECORD_HEADER_LENGTH, length - RECORD_HEADER_LENGTH, next);
+      cursor = next;
       this.cursor = cursor;
       count++;
     }
     return count;
+  }
+
+  /** The position released to producers: where a successor starts reading. */
+  get released(): number {
+    return this.head;
   }
 
   /** Releases everything read so far to the producers. */

@@ -82,6 +82,7 @@ const control: ControlApi = {
       id: data.id,
       restartCount: data.restartCount,
       handledBatches: handled,
+      skippedRedelivered: skipped,
       mailboxBytes: mailbox?.occupiedBytes ?? 0,
       eventLoopUtilization: performance.eventLoopUtilization().utilization,
       activeMs: performance.eventLoopUtilization().active,
@@ -132,17 +133,22 @@ const rings: Uint8Array[] = [];
 const offsets: number[] = [];
 const lengths: number[] = [];
 const types: number[] = [];
-const collect = (type: number, bytes: Uint8Array, offset: number, length: number): void => {
+const sources: number[] = [];
+const nexts: number[] = [];
+let skipped = 0;
+const collect = (type: number, bytes: Uint8Array, offset: number, length: number, next: number): void => {
   rings.push(bytes);
   types.push(type);
   offsets.push(offset);
   lengths.push(length);
+  sources.push(mailbox!.currentRing);
+  nexts.push(next);
 };
 
 async function mailboxLoop(source: FanInConsumer): Promise<void> {
   const handle = actor.handle!;
   while (!stopping) {
-    rings.length = offsets.length = lengths.length = types.length = 0;
+    rings.length = offsets.length = lengths.length = types.length = sources.length = nexts.length = 0;
     const n = source.read(collect, data.readBatch);
     if (n === 0) {
       if (draining && !source.hasData()) {
@@ -154,9 +160,19 @@ async function mailboxLoop(source: FanInConsumer): Promise<void> {
     }
     heartbeat.setUnreleased(n);
     for (let i = 0; i < n; i++) {
+      const ring = sources[i]!;
+      const next = nexts[i]!;
+      // Handled to the end by a predecessor that crashed before releasing it: not again.
+      if (((heartbeat.mark(ring) - next) | 0) >= 0) {
+        skipped++;
+        // The mark stays where the predecessor left it (ahead of this record).
+        heartbeat.setCompleted(i + 1);
+        continue;
+      }
       const view = rings[i]!.subarray(offsets[i]!, offsets[i]! + lengths[i]!);
       const result = handle(view, ctx, state, types[i]!);
       if (result !== undefined) await result;
+      heartbeat.complete(ring, next, i + 1);
     }
     source.release();
     heartbeat.setUnreleased(0);

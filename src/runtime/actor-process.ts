@@ -21,7 +21,7 @@ export interface ActorExit {
   cause: ExitCause;
   code: number;
   error?: Error;
-  /** Records it had read and not released: its successor reads them again. */
+  /** Records its successor handles a second time: the one the exit interrupted (0 or 1). */
   unreleased: number;
 }
 
@@ -50,7 +50,7 @@ export class ActorProcess extends EventEmitter<{ exit: [ActorExit] }> {
     // What the predecessor read and never released is in its mailbox still: the successor is told
     // how many of its first batches are repeats. The heartbeat outlives every incarnation, and any
     // supervisor that restarts this actor, so the count survives a whole subtree's restart.
-    const redelivered = this.heartbeat.unreleased;
+    const redelivered = this.heartbeat.redelivered;
     this.heartbeat.resetIncarnation();
     const channel = new MessageChannel();
     const data: ActorWorkerData = { ...options.data, redelivered, module: workerModuleUrl(options.data.module).href, control: channel.port2 };
@@ -71,7 +71,7 @@ export class ActorProcess extends EventEmitter<{ exit: [ActorExit] }> {
         clearInterval(this.watchdog);
         channel.port1.close();
         const cause: ExitCause = this.ending ?? (this.lastError !== undefined ? 'error' : code === 0 ? 'normal' : 'exit');
-        const exit: ActorExit = { cause, code, unreleased: this.heartbeat.unreleased, ...(this.lastError === undefined ? {} : { error: this.lastError }) };
+        const exit: ActorExit = { cause, code, unreleased: this.heartbeat.redelivered, ...(this.lastError === undefined ? {} : { error: this.lastError }) };
         this.ended = true;
         resolve(exit);
         this.emit('exit', exit);

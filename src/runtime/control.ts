@@ -13,6 +13,8 @@ export interface ActorStats {
   id: string;
   restartCount: number;
   handledBatches: number;
+  /** Records a crashed predecessor had handled to the end but not released: read again, not handled again. */
+  skippedRedelivered: number;
   mailboxBytes: number;
   eventLoopUtilization: number;
   /** Milliseconds this thread's event loop was busy since it started: its CPU time, near enough. */

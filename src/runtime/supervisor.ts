@@ -207,7 +207,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.state !== 'running') return;
     for (const c of toRestart) {
       c.restarts++;
-      c.redelivered = c === child ? unreleased : (c.actor?.heartbeat.unreleased ?? 0);
+      c.redelivered = c === child ? unreleased : (c.actor?.heartbeat.redelivered ?? 0);
       const event: RestartEvent = {
         supervisor: this.id,
         child: c.spec.id,
