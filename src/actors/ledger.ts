@@ -16,14 +16,20 @@
  *             │ slot 1 … slot MAX_JOBS (jobs)        SLOT_BYTES each                         │
  *             └──────────────────────────────────────────────────────────────────────────────┘
  *
- *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 1 = 14 i64 words (SLOT_BYTES = 112):
- *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ reserved 13 ┐
+ *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 2 = 15 i64 words (SLOT_BYTES = 120):
+ *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ HELD_WORD + h (13, 14) ┐
+ *
+ *   HELD words are not counters of the balance: each is a part of the slot's in-flight events, the
+ *   events one holder (HOLDERS: Logreceiver's coalescing, Buftee's buffers) keeps in memory and
+ *   nowhere else (not in a ring, not at Logpush). The holder keeps it exact as it takes and hands
+ *   on events; when a holder crashes, its successor counts what was held as dropped `crashed`
+ *   (takeHeld), so the ledger balances to the event after any crash.
  *
  *   slot s starts at byte HEADER_BYTES + s × SLOT_BYTES; counter w of slot s is
  *   BigInt64Array index (HEADER_BYTES / 8) + s × SLOT_WORDS + w (`counterIndex`).
  *
- * Memory: 112 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
- * 64 + 100,001 × 112 = 11,200,176 bytes (10.7 MiB). Each thread holding the job → slot map adds about
+ * Memory: 120 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
+ * 64 + 100,001 × 120 = 12,000,184 bytes (11.4 MiB). Each thread holding the job → slot map adds about
  * 50 bytes of heap per job it knows (a Map entry and an array slot, measured; the id strings are
  * shared with the thread's config).
  *
@@ -50,7 +56,7 @@ import { describeValue } from '../runtime/errors.js';
 
 /** "SBLG" read as a little-endian u32. */
 export const LEDGER_MAGIC = 0x474c4253;
-export const LEDGER_LAYOUT_VERSION = 1;
+export const LEDGER_LAYOUT_VERSION = 2;
 
 /** Byte offsets of the header fields (i32). */
 export const MAGIC_OFFSET = 0;
@@ -73,7 +79,11 @@ const ALLOCATED_INDEX = ALLOCATED_OFFSET >> 2;
 export const INGESTED_WORD = 0;
 export const DELIVERED_WORD = 1;
 export const DROPPED_WORD = 2;
-export const SLOT_WORDS = 2 + DROP_REASONS.length + 1;
+export const HELD_WORD = DROPPED_WORD + DROP_REASONS.length;
+/** Who may hold events in memory, each with its own HELD word. */
+export const HOLDERS = ['logreceiver', 'buftee'] as const;
+export type Holder = (typeof HOLDERS)[number];
+export const SLOT_WORDS = 2 + DROP_REASONS.length + HOLDERS.length;
 export const SLOT_BYTES = SLOT_WORDS * 8;
 const HEADER_WORDS = HEADER_BYTES / 8;
 
@@ -85,7 +95,7 @@ if (DROPPED_WORD + DROP_REASONS.length > SLOT_WORDS) {
 export const NONE_JOB = '-';
 export const NONE_SLOT = 0;
 export const DEFAULT_MAX_JOBS = 100_000;
-/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~107 MiB at 112-byte slots). */
+/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~114 MiB at 120-byte slots). */
 export const MAX_MAX_JOBS = 1_000_000;
 
 const REASON_WORD = Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, DROPPED_WORD + i])) as Record<
@@ -224,6 +234,43 @@ export class LedgerView {
       throw new LedgerError('ERR_LEDGER_COUNT', `unknown drop reason ${describeValue(reason)}; reasons: ${DROP_REASONS.join(', ')}`);
     }
     this.add(slot, word, n);
+  }
+
+  /**
+   * Moves `n` (may be negative) into or out of what `holder` keeps in memory for `slot`: positive
+   * when it takes events from a ring, negative when it hands them on to a ring or drops them.
+   */
+  hold(slot: number, holder: Holder, n: number): void {
+    if (n === 0) return;
+    if (!(Number.isInteger(slot) && slot >= 0 && slot <= this.maxJobs)) {
+      throw new LedgerError('ERR_LEDGER_SLOT', `ledger slot must be an integer from 0 to ${this.maxJobs}, got ${describeValue(slot)}`);
+    }
+    if (!Number.isSafeInteger(n)) throw new LedgerError('ERR_LEDGER_COUNT', `held count must be a safe integer, got ${describeValue(n)}`);
+    // Publishes the holder's change to its successor (read after a crash).
+    Atomics.add(this.counters, counterIndex(slot, HELD_WORD + HOLDERS.indexOf(holder)), BigInt(n));
+  }
+
+  /** Events `holder` keeps in memory for `slot`. */
+  held(slot: number, holder: Holder): number {
+    return Number(Atomics.load(this.counters, counterIndex(slot, HELD_WORD + HOLDERS.indexOf(holder))));
+  }
+
+  /**
+   * A crashed holder's successor: counts everything its predecessor held as dropped `crashed`,
+   * slot by slot, and zeroes what is held. Returns the events so counted.
+   */
+  takeHeld(holder: Holder): number {
+    const word = HELD_WORD + HOLDERS.indexOf(holder);
+    let total = 0;
+    for (let slot = 0; slot < this.allocated(); slot++) {
+      // Consumes and clears the predecessor's held count in one step.
+      const n = Number(Atomics.exchange(this.counters, counterIndex(slot, word), 0n));
+      if (n > 0) {
+        this.drop(slot, 'crashed', n);
+        total += n;
+      }
+    }
+    return total;
   }
 
   /** One job's counters, or undefined for a slot this view does not know. */

@@ -107,10 +107,10 @@ describe('Ledger', () => {
     expect(ledger.entry('a')!.ingested).toBe(0);
   });
 
-  it('validates maxJobs and sizes a slot from the reasons: ingested, delivered, one per reason, one spare', () => {
+  it('validates maxJobs and sizes a slot from the reasons: ingested, delivered, one per reason, one held word per holder', () => {
     expect(codeOf(() => Ledger.create({ maxJobs: 0 }))).toBe('ERR_LEDGER_SLOT');
     expect(codeOf(() => Ledger.create({ maxJobs: 1.5 }))).toBe('ERR_LEDGER_SLOT');
-    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 1));
+    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 2));
     expect(Ledger.create().buffer.byteLength).toBe(HEADER_BYTES + 100_001 * SLOT_BYTES);
     expect(ledgerBytes(100_000)).toBe(64 + 100_001 * SLOT_BYTES);
   });
@@ -138,6 +138,32 @@ describe('Ledger', () => {
     for (let i = 0; i < 3; i++) ledger.ingest(slot, 2 ** 31);
     ledger.deliver(slot, 2 ** 32);
     expect(ledger.entry('big')).toMatchObject({ ingested: 3 * 2 ** 31, delivered: 2 ** 32, inFlight: 2 ** 31 });
+  });
+
+  it('keeps what each holder has in memory apart, and a successor counts it crashed, to the event', () => {
+    const ledger = Ledger.create({ maxJobs: 3 });
+    const a = ledger.slot('a');
+    const b = ledger.slot('b');
+    ledger.ingest(a, 100);
+    ledger.ingest(b, 10);
+    ledger.hold(a, 'logreceiver', 100);
+    ledger.hold(a, 'logreceiver', -60);
+    ledger.hold(a, 'buftee', 60);
+    ledger.hold(a, 'buftee', -20);
+    ledger.deliver(a, 20);
+    ledger.hold(b, 'buftee', 10);
+    expect(ledger.held(a, 'logreceiver')).toBe(40);
+    expect(ledger.held(a, 'buftee')).toBe(40);
+    // Buftee crashes: what it held is counted crashed; what Logreceiver held is not its to count.
+    const view = LedgerView.attach(structuredClone(ledger.handle()));
+    expect(view.takeHeld('buftee')).toBe(50);
+    expect(ledger.entry('a')).toMatchObject({ ingested: 100, delivered: 20, inFlight: 40 });
+    expect(ledger.entry('a')!.dropped.crashed).toBe(40);
+    expect(ledger.entry('b')!.dropped.crashed).toBe(10);
+    expect(ledger.held(a, 'buftee')).toBe(0);
+    expect(ledger.held(a, 'logreceiver')).toBe(40);
+    expect(view.takeHeld('buftee')).toBe(0);
+    expect(ledger.balanced()).toBe(true);
   });
 
   it('reports unbalanced when more is delivered or dropped than ingested', () => {
