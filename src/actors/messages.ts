@@ -9,7 +9,18 @@
  *                           TYPE_ZONE_BATCH      [JobHeader][batch]: fail-open surplus of one zone
  *                                                (JobHeader.slot holds the zone id)
  *   buftee → logpush        TYPE_JOB_BATCH       [JobHeader][batch], JobHeader.offset = Buftee's offset
+ *                           TYPE_RESYNC          [nonce u32 | life u32]: the answer to Logpush's HELLO
+ *                                                `nonce`; every batch after it is re-sent from Buftee's cursors
  *   logpush → buftee        TYPE_ACK             [AckRecord]: a job's batches up to an offset are done
+ *                           TYPE_HELLO           [nonce u32]: a new Logpush
+ *
+ * Restarts: a new Logpush picks a nonce, publishes it in shared memory (LinkGauges) and says HELLO;
+ * it drops every batch until the RESYNC with its nonce, after which Buftee re-sends everything not
+ * acked. A Buftee answers each nonce once, whether it read the HELLO or found the nonce in shared
+ * memory at start (its predecessor may have read the HELLO and died). A dropped batch from an
+ * earlier Buftee life than the RESYNC's died with that Buftee: Logpush counts it `crashed`.
+ * Buftee's offsets start at life × OFFSET_LIFE (life = its restart count), so an ack meant for a
+ * dead Buftee never matches a batch of its successor.
  *
  * JobHeader (16 bytes, little-endian):  slot u32 | events u32 | offset f64
  * AckRecord (24 bytes, little-endian):  slot u32 | events u32 | offset f64 | delivered u32 | failed u32
@@ -24,6 +35,14 @@ export const TYPE_ACK = 4;
 export const TYPE_ZONE_BATCH = 5;
 /** logpush → buftee: a new Logpush incarnation; Buftee re-sends what was not acknowledged. */
 export const TYPE_HELLO = 6;
+/** buftee → logpush: see the header comment. */
+export const TYPE_RESYNC = 7;
+export const RESYNC_BYTES = 8;
+/** The link gauges (src/native/shared-gauges.ts): the nonce of the Logpush now running. */
+export const LINK_HELLO_NONCE = 0;
+export const LINK_GAUGES = 1;
+/** Offsets of one Buftee incarnation (2^40 batches a life): restart r starts at r × OFFSET_LIFE. */
+export const OFFSET_LIFE = 2 ** 40;
 
 export const JOB_HEADER_BYTES = 16;
 const SLOT_OFFSET = 0;

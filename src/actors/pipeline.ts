@@ -32,7 +32,8 @@ import { ConfigGuard, type ConfigGuardOptions, type FailurePolicy } from './logf
 import type { AlertName, GuardAlert } from './logfwdr/guard-types.js';
 import { fileProvider, functionProvider, httpProvider, type Provider } from './logfwdr/providers.js';
 import type { DestinationOptions } from './logpush/destinations/create-destination.js';
-import { TYPE_EVENTS } from './messages.js';
+import { LINK_GAUGES, TYPE_EVENTS } from './messages.js';
+import { SharedGauges } from '../native/shared-gauges.js';
 import type { EdgeGeneratorOptions } from './sources/edge-generator.js';
 import { toEvent } from './sources/ingest-event.js';
 import { HttpSource, type HttpSourceOptions } from './sources/http-source.js';
@@ -209,10 +210,12 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const structures = this.structures;
     // Logpush → Buftee acks travel on a ring of their own (see BufteeArgs.acks); 1 MiB holds ~40,000.
     const acks = createRing({ capacity: 1 << 20 });
+    // Logpush's HELLO nonce, for a Buftee that starts after its predecessor read the HELLO (messages.ts).
+    const link = SharedGauges.create(LINK_GAUGES).buffer;
     const gen = this.options.generator;
     const children: Record<string, unknown>[] = [
-      { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes: 8 << 20, args: { acks, structures, config, destinations: this.options.destinations } },
-      { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes: 8 << 20, args: { target: 'logpush', acks, config, buftee: this.options.buftee, pressure: this.pressureBuffer } },
+      { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes: 8 << 20, args: { acks, link, structures, config, destinations: this.options.destinations } },
+      { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes: 8 << 20, args: { target: 'logpush', acks, link, config, buftee: this.options.buftee, pressure: this.pressureBuffer } },
       { id: 'logreceiver', type: 'worker', module: new URL('./logreceiver/logreceiver.actor.ts', import.meta.url), sendsTo: ['buftee'], mailboxBytes: 8 << 20, args: { target: 'buftee', structures, config } },
       { id: 'logfwdr', type: 'worker', module: new URL('./logfwdr/logfwdr.actor.ts', import.meta.url), sendsTo: ['logreceiver'], mailboxBytes: 8 << 20, args: { target: 'logreceiver', structures, config, pressure: this.pressureBuffer } },
     ];

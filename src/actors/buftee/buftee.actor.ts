@@ -9,6 +9,15 @@
  * whose buffer is full holds its batch here (backpressure up the pipeline) while Logpush keeps
  * acking the job, and drops it as `buffer_full` after `blockMs` without an ack: a blocked job may
  * slow the pipeline, never stop it.
+ *
+ * Crashes: Buftee keeps its `held` count in the ledger exact (events it has and no ring or Logpush
+ * has: appended and not sent, or sent and handed back by a new Logpush's HELLO). A successor counts
+ * what its predecessor held as `crashed` (ledger.takeHeld), starts its offsets in a new life
+ * (OFFSET_LIFE) so acks meant for the dead never match, and answers the running Logpush's nonce
+ * with a RESYNC (messages.ts, Restarts). The
+ * tail of handle() (append, then the held count) is synchronous, so a crash either lands before
+ * the append (the batch is handled again from the ring) or after the count (it is skipped by its
+ * mark and counted crashed): never both, never neither.
  */
 
 import { defineActor } from '../../runtime/actor.js';
@@ -18,9 +27,13 @@ import { RingConsumer, type RecordHandler } from '../../native/ring-consumer.js'
 import {
   ACK_BYTES,
   JOB_HEADER_BYTES,
+  LINK_HELLO_NONCE,
+  OFFSET_LIFE,
+  RESYNC_BYTES,
   TYPE_ACK,
   TYPE_HELLO,
   TYPE_JOB_BATCH,
+  TYPE_RESYNC,
   TYPE_ZONE_BATCH,
   readAck,
   readJobHeader,
@@ -32,7 +45,9 @@ import type { StageConfig } from '../stage-config.js';
 import { Buftee } from './buftee.js';
 import type { BufteeOptions } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
+import type { AppendResult } from './results.js';
 import { PressureGauges } from './pressure.js';
+import { SharedGauges } from '../../native/shared-gauges.js';
 
 export const CONSUMER = 'logpush';
 const UNCONFIGURED_PREFIX = 'unconfigured';
@@ -52,6 +67,8 @@ export interface BufteeArgs {
   blockMs?: number;
   /** Where Buftee publishes its pressure for Logfwdr and the owner (pressure.ts). */
   pressure?: SharedArrayBuffer;
+  /** Shared with Logpush: the nonce of the Logpush now running (messages.ts, Restarts). */
+  link?: SharedArrayBuffer;
 }
 
 /** Unconfigured zones' buffers deleted per tick once fail-open ends: stats() stays quick. */
@@ -61,8 +78,8 @@ interface Job {
   id: string;
   slot: number;
   prefix: string;
-  /** Offsets sent and not acked, with their sizes, oldest first. */
-  sent: { offset: number; bytes: number }[];
+  /** Offsets sent and not acked, with their sizes and events, oldest first. */
+  sent: { offset: number; bytes: number; events: number }[];
   inFlightBytes: number;
   /** When Logpush last acked this job: a blocked job waits as long as its consumer makes progress. */
   lastAckAt: number;
@@ -88,6 +105,12 @@ interface State {
   zones: Set<string>;
   /** The mode in force: outside fail-open the zones' buffers are deleted, a few thousand a tick. */
   failOpen: boolean;
+  /** This life's first offset: restartCount × OFFSET_LIFE. */
+  base: number;
+  /** Nonces of HELLOs to answer with a RESYNC before any batch. */
+  resyncs: number[];
+  /** The last nonce answered: each HELLO is answered once. */
+  lastHello: number;
 }
 
 function apply(state: State, config: StageConfig): void {
@@ -99,6 +122,14 @@ function apply(state: State, config: StageConfig): void {
   const keep = new Set(enabled.map((j) => j.id));
   for (const [id, job] of state.byId) {
     if (keep.has(id)) continue;
+    // What was sent is Logpush's to count (it no longer runs the job); the rest is counted here.
+    const removed = state.buftee.delete(id);
+    const unsent = (removed?.events ?? 0) - job.sent.reduce((sum, b) => sum + b.events, 0);
+    if (unsent > 0) {
+      state.ledger.drop(job.slot, 'unconfigured', unsent);
+      state.ledger.hold(job.slot, 'buftee', -unsent);
+    }
+    if (state.stash?.job === job) state.stash = null;
     state.buftee.unsubscribe(id, CONSUMER);
     state.byId.delete(id);
     state.bySlot.delete(job.slot);
@@ -121,10 +152,12 @@ function send(state: State, ref: ActorRef, job: Job, batch: BufferedBatch): bool
   if (claim === null) return false;
   state.header.slot = job.slot;
   state.header.events = batch.events;
-  state.header.offset = batch.offset;
+  state.header.offset = state.base + batch.offset;
   writeJobBatch(claim.bytes, claim.offset, state.header, batch.data);
   ref.commit();
-  job.sent.push({ offset: batch.offset, bytes: batch.bytes });
+  // In Logpush's ring now: no longer only here.
+  state.ledger.hold(job.slot, 'buftee', -batch.events);
+  job.sent.push({ offset: batch.offset, bytes: batch.bytes, events: batch.events });
   job.inFlightBytes += batch.bytes;
   state.counts.sent++;
   return true;
@@ -133,6 +166,16 @@ function send(state: State, ref: ActorRef, job: Job, batch: BufferedBatch): bool
 /** Sends unread batches to Logpush, one per ready job in turn, until its mailbox is full. */
 function pump(state: State, ref: ActorRef): number {
   let sent = 0;
+  // Logpush learns where this Buftee's batches start before it gets one.
+  while (state.resyncs.length > 0) {
+    const claim = ref.tryClaim(RESYNC_BYTES, TYPE_RESYNC);
+    if (claim === null) return 0;
+    const view = new DataView(claim.bytes.buffer, claim.bytes.byteOffset + claim.offset, RESYNC_BYTES);
+    view.setUint32(0, state.resyncs[0]!, true);
+    view.setUint32(4, state.base / OFFSET_LIFE, true);
+    ref.commit();
+    state.resyncs.shift();
+  }
   // A batch read when the mailbox was full goes first (reading moved the job's cursor past it).
   const stash = state.stash;
   if (stash !== null) {
@@ -170,7 +213,9 @@ function evict(state: State): void {
   for (const removed of expired) {
     const job = state.byId.get(removed.job);
     state.zones.delete(removed.job);
+    // Nobody read them, so none were sent: all were held here.
     state.ledger.drop(job?.slot ?? NONE_SLOT, 'expired', removed.events);
+    state.ledger.hold(job?.slot ?? NONE_SLOT, 'buftee', -removed.events);
   }
 }
 
@@ -181,7 +226,10 @@ function purge(state: State): void {
     if (n++ >= PURGE_PER_TICK) return;
     state.zones.delete(name);
     const removed = state.buftee.delete(name);
-    if (removed !== null && removed.events > 0) state.ledger.drop(NONE_SLOT, 'unconfigured', removed.events);
+    if (removed !== null && removed.events > 0) {
+      state.ledger.drop(NONE_SLOT, 'unconfigured', removed.events);
+      state.ledger.hold(NONE_SLOT, 'buftee', -removed.events);
+    }
   }
 }
 
@@ -195,6 +243,68 @@ function drainAcks(state: State, ctx: { log: { info(o: object, m: string): void 
   state.ackRing.read(state.onAck);
   state.ackRing.release();
   void ctx;
+}
+
+interface Target {
+  job: Job | undefined;
+  slot: number;
+  name: string;
+  prefix: string;
+}
+
+/**
+ * Appends one batch and counts it, or counts its refusal; null when done, the result when the
+ * job's policy is `block` and its buffer is full. The held count is the last thing it does.
+ */
+function offer(state: State, target: Target, data: Uint8Array, events: number): AppendResult | null {
+  const { job, slot, name, prefix } = target;
+  const result = state.buftee.append(prefix, name, data, events);
+  if (result.status === 'refused') {
+    state.ledger.drop(slot, result.reason, result.events);
+    return null;
+  }
+  if (result.status !== 'appended') return result;
+  state.counts.appended++;
+  if (result.created && job === undefined) state.zones.add(name);
+  if (result.dropped !== null) {
+    // drop_oldest: only batches Logpush had not read were here alone (the rest it counts).
+    let lost = 0;
+    for (const loss of result.dropped.unreadBy) lost += loss.events;
+    if (result.dropped.unreadBy.length === 0 && job === undefined) lost = result.dropped.events;
+    if (lost > 0) {
+      state.ledger.drop(slot, 'buffer_full', lost);
+      state.ledger.hold(slot, 'buftee', -lost);
+    }
+  }
+  if (job !== undefined) state.ready.add(name);
+  state.ledger.hold(slot, 'buftee', events);
+  return null;
+}
+
+/**
+ * `block`: waits for Logpush to free room, sending meanwhile, for as long as it acks this job;
+ * after blockMs without progress (a failing destination) the batch is dropped as the result says.
+ */
+async function blocked(state: State, ctx: { args: BufteeArgs; ref(t: string): ActorRef; log: { info(o: object, m: string): void } }, target: Target, data: Uint8Array, events: number, first: AppendResult): Promise<void> {
+  const started = performance.now();
+  const ref = ctx.ref(ctx.args.target);
+  let result: AppendResult | null = first;
+  while (result !== null) {
+    if (performance.now() - Math.max(started, target.job?.lastAckAt ?? 0) >= (ctx.args.blockMs ?? 2000)) {
+      state.ledger.drop(target.slot, first.status === 'full' ? first.reason : 'buffer_full', events);
+      break;
+    }
+    await sleep(1);
+    drainAcks(state, ctx);
+    pump(state, ref);
+    // The job may have been removed meanwhile: then its batch is counted as such.
+    if (target.job !== undefined && state.byId.get(target.job.id) !== target.job) {
+      state.ledger.drop(target.slot, 'unconfigured', events);
+      break;
+    }
+    result = offer(state, target, data, events);
+  }
+  state.counts.blockedMs += performance.now() - started;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -220,88 +330,72 @@ export const actor = defineActor<BufteeArgs, State>({
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       zones: new Set(),
       failOpen: false,
+      base: ctx.restartCount * OFFSET_LIFE,
+      resyncs: [],
+      lastHello: 0,
     };
+    // What a crashed predecessor held died with it: counted, to the event.
+    const crashed = state.ledger.takeHeld('buftee');
+    if (crashed > 0) ctx.log.error({ alert: 'stage_crashed', stage: 'buftee', crashed }, `buftee restarted: ${crashed} events its predecessor held are counted crashed`);
     const ack = state.ack;
-    state.onAck = (type, bytes, offset) => {
+    const hello = (nonce: number): void => {
+      if (nonce === 0 || nonce === state.lastHello) return;
+      state.lastHello = nonce;
+      // A new Logpush: everything sent and not acked is only here again, and is sent again
+      // after a RESYNC (the new Logpush drops what it finds in its ring before that).
+      state.stash = null;
+      state.resyncs.push(nonce);
+      for (const job of state.byId.values()) {
+        state.buftee.rewind(job.id, CONSUMER);
+        state.ledger.hold(job.slot, 'buftee', job.sent.reduce((sum, b) => sum + b.events, 0));
+        job.sent.length = 0;
+        job.inFlightBytes = 0;
+        if (state.buftee.has(job.id)) state.ready.add(job.id);
+      }
+      state.counts.restarts++;
+    };
+    state.onAck = (type, bytes, at) => {
       if (type === TYPE_HELLO) {
-        // A new Logpush: everything sent and not acked is sent again.
-        state.stash = null;
-        for (const job of state.byId.values()) {
-          state.buftee.rewind(job.id, CONSUMER);
-          job.sent.length = 0;
-          job.inFlightBytes = 0;
-          if (state.buftee.has(job.id)) state.ready.add(job.id);
-        }
-        state.counts.restarts++;
+        hello(new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true));
         return;
       }
       if (type !== TYPE_ACK) throw new Error(`buftee's ack ring carried a record of unknown type ${type}`);
-      readAck(new DataView(bytes.buffer, bytes.byteOffset + offset, ACK_BYTES), 0, ack);
+      readAck(new DataView(bytes.buffer, bytes.byteOffset + at, ACK_BYTES), 0, ack);
       const job = state.bySlot.get(ack.slot);
-      if (job === undefined) return;
-      state.buftee.ack(job.id, CONSUMER, ack.offset);
+      const offset = ack.offset - state.base;
+      // An ack for a batch of a dead Buftee, or of a buffer deleted since: nothing here to free.
+      if (job === undefined || offset < 0 || offset >= OFFSET_LIFE || job.sent.length === 0 || job.sent[0]!.offset > offset) return;
+      state.buftee.ack(job.id, CONSUMER, offset);
       job.lastAckAt = performance.now();
-      while (job.sent.length > 0 && job.sent[0]!.offset <= ack.offset) job.inFlightBytes -= job.sent.shift()!.bytes;
+      while (job.sent.length > 0 && job.sent[0]!.offset <= offset) job.inFlightBytes -= job.sent.shift()!.bytes;
       state.counts.acked++;
       if (state.buftee.has(job.id)) state.ready.add(job.id);
     };
     apply(state, ctx.args.config);
+    // The running Logpush's HELLO may have died with a predecessor that read it: answer it now.
+    if (ctx.args.link !== undefined) hello(SharedGauges.attach(ctx.args.link).load(LINK_HELLO_NONCE) >>> 0);
     return state;
   },
 
-  async handle(batch, ctx, state, type) {
-    const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  handle(batch, ctx, state, type) {
+    if (type !== TYPE_JOB_BATCH && type !== TYPE_ZONE_BATCH) throw new Error(`buftee got a message of unknown type ${type}`);
+    const ref = ctx.ref(ctx.args.target);
     drainAcks(state, ctx);
-    switch (type) {
-      case TYPE_JOB_BATCH:
-      case TYPE_ZONE_BATCH: {
-        const header = readJobHeader(view, 0, state.header);
-        const data = batch.subarray(JOB_HEADER_BYTES);
-        const events = header.events;
-        const job = type === TYPE_JOB_BATCH ? state.bySlot.get(header.slot) : undefined;
-        if (type === TYPE_JOB_BATCH && job === undefined) {
-          // A job the config no longer has: its events are counted, not kept.
-          state.ledger.drop(header.slot, 'unconfigured', events);
-          return;
-        }
-        const slot = job?.slot ?? NONE_SLOT;
-        const name = job?.id ?? `zone-${header.slot}`;
-        const prefix = job?.prefix ?? UNCONFIGURED_PREFIX;
-        const started = performance.now();
-        for (;;) {
-          const result = state.buftee.append(prefix, name, data, events);
-          if (result.status === 'appended') {
-            state.counts.appended++;
-            if (result.created && job === undefined) state.zones.add(name);
-            if (result.dropped !== null) {
-              for (const loss of result.dropped.unreadBy) state.ledger.drop(slot, 'buffer_full', loss.events);
-              if (result.dropped.unreadBy.length === 0 && job === undefined) state.ledger.drop(slot, 'buffer_full', result.dropped.events);
-            }
-            if (job !== undefined) state.ready.add(name);
-            break;
-          }
-          if (result.status === 'refused') {
-            state.ledger.drop(slot, result.reason, result.events);
-            break;
-          }
-          // `block`: wait for Logpush to free room, sending meanwhile, for as long as it acks this
-          // job; after blockMs without progress (a failing destination) the batch is dropped.
-          if (performance.now() - Math.max(started, job?.lastAckAt ?? 0) >= (ctx.args.blockMs ?? 2000)) {
-            state.ledger.drop(slot, result.reason, result.events);
-            break;
-          }
-          drainAcks(state, ctx);
-          pump(state, ctx.ref(ctx.args.target));
-          await sleep(1);
-        }
-        state.counts.blockedMs += performance.now() - started;
-        pump(state, ctx.ref(ctx.args.target));
-        publish(state);
-        return;
-      }
-      default:
-        throw new Error(`buftee got a message of unknown type ${type}`);
+    pump(state, ref);
+    publish(state);
+    const header = readJobHeader(new DataView(batch.buffer, batch.byteOffset, batch.byteLength), 0, state.header);
+    const data = batch.subarray(JOB_HEADER_BYTES);
+    const events = header.events;
+    const job = type === TYPE_JOB_BATCH ? state.bySlot.get(header.slot) : undefined;
+    if (type === TYPE_JOB_BATCH && job === undefined) {
+      // A job the config no longer has: its events are counted, not kept.
+      state.ledger.drop(header.slot, 'unconfigured', events);
+      return undefined;
     }
+    const target = { job, slot: job?.slot ?? NONE_SLOT, name: job?.id ?? `zone-${header.slot}`, prefix: job?.prefix ?? UNCONFIGURED_PREFIX };
+    const result = offer(state, target, data, events);
+    // `block` and full: wait (asynchronously) for room; everything else is done, synchronously.
+    return result === null ? undefined : blocked(state, ctx, target, data, events, result);
   },
 
   async run(ctx, state) {

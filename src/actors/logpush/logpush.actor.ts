@@ -3,6 +3,11 @@
  * through the job (filter, sample, format, upload batch); each job has its own destination and
  * its own upload queue (job-delivery.ts), so a failing destination holds up only its own job.
  * Acks go back to Buftee only for batches whose events the destination confirmed.
+ *
+ * A new Logpush (its predecessor crashed with batches in memory) says HELLO with a nonce and drops
+ * every batch until Buftee's RESYNC for that nonce; Buftee then sends again everything not acked.
+ * Dropped batches from a Buftee life older than the RESYNC's died with that Buftee: counted
+ * `crashed` here (messages.ts, Restarts).
  */
 
 import { RingProducer } from '../../native/ring-producer.js';
@@ -10,7 +15,20 @@ import { defineActor } from '../../runtime/actor.js';
 import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
 import type { JobConfig } from '../job.js';
 import { LedgerView } from '../ledger.js';
-import { ACK_BYTES, JOB_HEADER_BYTES, TYPE_ACK, TYPE_HELLO, readJobHeader, writeAck, type AckRecord, type JobHeader } from '../messages.js';
+import {
+  ACK_BYTES,
+  JOB_HEADER_BYTES,
+  LINK_HELLO_NONCE,
+  OFFSET_LIFE,
+  TYPE_ACK,
+  TYPE_HELLO,
+  TYPE_RESYNC,
+  readJobHeader,
+  writeAck,
+  type AckRecord,
+  type JobHeader,
+} from '../messages.js';
+import { SharedGauges } from '../../native/shared-gauges.js';
 import type { StageConfig } from '../stage-config.js';
 import { createDestination, type DestinationOptions } from './destinations/create-destination.js';
 import { messageOf } from './errors.js';
@@ -28,6 +46,8 @@ export interface LogpushArgs {
    */
   maxHeldBytesPerJob?: number;
   retryDelayMs?: number;
+  /** Shared with Buftee: where this Logpush publishes its HELLO nonce (messages.ts, Restarts). */
+  link?: SharedArrayBuffer;
 }
 
 interface State {
@@ -43,11 +63,32 @@ interface State {
   sendAck: (ack: AckRecord) => boolean;
   /** Applies a config: opens new jobs, flushes and closes removed or changed ones. */
   configure: (config: StageConfig) => void;
-  counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number };
+  counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
+  nonce: number;
+  /** Until Buftee's RESYNC for our nonce: batches dropped, by Buftee life and slot (events). */
+  waiting: Map<number, Map<number, number>> | null;
 }
 
 function jobsOf(config: StageConfig): JobConfig[] {
   return config.jobs.filter((j) => j.enabled !== false);
+}
+
+/** Buftee's answer to a HELLO: ours ends the wait; batches of older Buftee lives died with them. */
+function resync(state: State, ctx: { log: { warn(o: object, m: string): void } }, view: DataView): void {
+  const nonce = view.getUint32(0, true);
+  const life = view.getUint32(4, true);
+  if (state.waiting === null || nonce !== state.nonce) return;
+  let crashed = 0;
+  for (const [from, bySlot] of state.waiting) {
+    if (from >= life) continue;
+    for (const [slot, events] of bySlot) {
+      state.ledger.drop(slot, 'crashed', events);
+      crashed += events;
+    }
+  }
+  state.waiting = null;
+  state.counts.crashed += crashed;
+  if (crashed > 0) ctx.log.warn({ crashed }, `${crashed} events sent by a Buftee that crashed before re-sending them are counted crashed`);
 }
 
 export const actor = defineActor<LogpushArgs, State>({
@@ -62,7 +103,9 @@ export const actor = defineActor<LogpushArgs, State>({
       pendingAcks: [],
       sendAck: () => false,
       configure: () => {},
-      counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0 },
+      counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
+      nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
+      waiting: new Map(),
     };
     const acks = new RingProducer(ctx.args.acks);
     state.sendAck = (ack: AckRecord): boolean => {
@@ -108,12 +151,28 @@ export const actor = defineActor<LogpushArgs, State>({
     };
     state.configure(ctx.args.config);
     // Tells Buftee this is a new Logpush: whatever an earlier one had not acked comes again.
-    if (!acks.tryWrite(TYPE_HELLO, new Uint8Array(0))) throw new Error('the ack ring to Buftee is full at start');
+    if (ctx.args.link !== undefined) SharedGauges.attach(ctx.args.link).store(LINK_HELLO_NONCE, state.nonce);
+    const hello = new Uint8Array(4);
+    new DataView(hello.buffer).setUint32(0, state.nonce, true);
+    if (!acks.tryWrite(TYPE_HELLO, hello)) throw new Error('the ack ring to Buftee is full at start');
     return state;
   },
 
-  handle(batch, ctx, state) {
+  handle(batch, ctx, state, type) {
+    if (type === TYPE_RESYNC) {
+      resync(state, ctx, new DataView(batch.buffer, batch.byteOffset, batch.byteLength));
+      return;
+    }
     const header = readJobHeader(new DataView(batch.buffer, batch.byteOffset, JOB_HEADER_BYTES), 0, state.header);
+    if (state.waiting !== null) {
+      // Before the RESYNC: Buftee sends it again after it (or it died with its Buftee).
+      const life = Math.floor(header.offset / OFFSET_LIFE);
+      let bySlot = state.waiting.get(life);
+      if (bySlot === undefined) state.waiting.set(life, (bySlot = new Map()));
+      bySlot.set(header.slot, (bySlot.get(header.slot) ?? 0) + header.events);
+      state.counts.droppedBeforeResync++;
+      return;
+    }
     const delivery = state.jobs.get(header.slot);
     state.counts.batches++;
     if (delivery === undefined) {

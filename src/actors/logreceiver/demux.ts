@@ -26,6 +26,11 @@ export interface DemuxOptions {
   poolSize?: number;
 }
 
+/** Counts what `add` places, per slot (the caller's held count). */
+export interface PlacementTally {
+  add(slot: number, n: number): void;
+}
+
 export interface ReadyBatch {
   slot: number;
   events: number;
@@ -58,6 +63,7 @@ export class Demultiplexer {
     private readonly codec: Codec,
     private readonly lookup: JobLookup,
     options: DemuxOptions = {},
+    private readonly tally: PlacementTally | null = null,
   ) {
     this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 256, ...options };
     for (const [key, value] of Object.entries(this.options)) {
@@ -83,6 +89,7 @@ export class Demultiplexer {
       }
       for (let j = 0; j < jobs.length; j++) {
         this.place(jobs[j]!, dataset, reader, i, now);
+        this.tally?.add(jobs[j]!, 1);
         placed++;
       }
     }
@@ -131,6 +138,11 @@ export class Demultiplexer {
 
   get pending(): number {
     return this.pendingBytes;
+  }
+
+  /** Whether batches are ready to be taken. */
+  get hasReady(): boolean {
+    return this.ready.length > 0;
   }
 
   private makeReady(key: string, open: Open): void {

@@ -3,6 +3,13 @@
  * several jobs), coalesces small ones, and sends them to Buftee with a job header. Fail-open
  * surplus (zones without a job) is grouped per zone, as the incident's Buftee grouped it per
  * customer, and sent as zone batches, which Buftee refuses first near its limits.
+ *
+ * Crashes: what it coalesces (up to maxDelayMs of traffic) is in memory only after its records are
+ * released, so Logreceiver keeps its `held` count in the ledger exact: up as handle() places
+ * events, down as a batch is committed to Buftee's ring. A successor counts what its predecessor
+ * held as `crashed`. handle() is synchronous from its first effect to its last (sending happens
+ * apart, on a chain of its own), so a crash either lands before a record's effects (the record is
+ * handled again) or after them (it is skipped by its mark): never both.
  */
 
 import { defineActor } from '../../runtime/actor.js';
@@ -10,6 +17,7 @@ import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
+import { SlotTally } from '../stage-config.js';
 import { JOB_HEADER_BYTES, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
 import type { StageConfig } from '../stage-config.js';
 import { RoutingTable } from '../logfwdr/routing-table.js';
@@ -34,6 +42,12 @@ interface State {
   slots: Map<string, Map<string, readonly number[]>>;
   header: JobHeader;
   sending: Promise<void>;
+  /** A send is waiting for room in Buftee's mailbox: handle() waits before taking more. */
+  stalled: boolean;
+  /** Events placed by the record being handled, per job slot (its held count, flushed at its end). */
+  placed: SlotTally;
+  /** Surplus events placed by the record being handled (held under "-"). */
+  placedSurplus: number;
   counts: { batchesOut: number; events: number; unrouted: number; malformed: number };
 }
 
@@ -77,11 +91,15 @@ async function sendReady(ref: ActorRef, demux: Demultiplexer, type: number, head
     let claim = ref.tryClaim(length, type);
     while (claim === null) {
       // Backpressure: Buftee's mailbox is full; wait for room rather than hold more here.
+      state.stalled = true;
       await new Promise((resolve) => setTimeout(resolve, 1));
       claim = ref.tryClaim(length, type);
     }
+    state.stalled = false;
     writeJobBatch(claim.bytes, claim.offset, header, r.bytes);
     ref.commit();
+    // In Buftee's ring now: no longer only here.
+    state.ledger.hold(type === TYPE_JOB_BATCH ? r.slot : NONE_SLOT, 'logreceiver', -r.events);
     state.counts.batchesOut++;
   }
   demux.recycleAll();
@@ -100,6 +118,42 @@ function flush(state: State, ref: ActorRef, all: boolean, maxDelayMs: number): P
   return state.sending;
 }
 
+/** One record's effects, synchronously: placed in the demultiplexers, counted, then sends kicked off. */
+function take(batch: Uint8Array, ctx: { args: LogreceiverArgs; ref(t: string): ActorRef; log: { warn(o: object, m: string): void } }, state: State, type: number): void {
+  try {
+    state.reader.reset(batch);
+  } catch (error) {
+    if (!isCodecError(error)) throw error;
+    state.ledger.ingest(NONE_SLOT, 1);
+    state.ledger.drop(NONE_SLOT, 'malformed', 1);
+    state.counts.malformed++;
+    ctx.log.warn({ err: error }, 'malformed batch dropped');
+    return;
+  }
+  const now = performance.now();
+  state.counts.events += state.reader.count;
+  let unrouted = 0;
+  if (type === TYPE_SURPLUS) {
+    state.placedSurplus += state.zones.add(state.reader, now);
+  } else {
+    state.jobs.add(state.reader, now);
+    unrouted = state.jobs.unrouted;
+  }
+  // The record's counts, last: what it placed is held here now.
+  state.placed.drain((slot, n) => state.ledger.hold(slot, 'logreceiver', n));
+  if (state.placedSurplus > 0) {
+    state.ledger.hold(NONE_SLOT, 'logreceiver', state.placedSurplus);
+    state.placedSurplus = 0;
+  }
+  if (unrouted > 0) {
+    // Events Logfwdr routed under a config this stage no longer has: counted, not lost silently.
+    state.counts.unrouted += unrouted;
+    state.ledger.ingest(NONE_SLOT, unrouted);
+    state.ledger.drop(NONE_SLOT, 'unconfigured', unrouted);
+  }
+  if (state.jobs.hasReady || state.zones.hasReady) void flush(state, ctx.ref(ctx.args.target), false, ctx.args.maxDelayMs ?? 500);
+}
+
 export const actor = defineActor<LogreceiverArgs, State>({
   init(ctx) {
     const codec = new Codec(ctx.args.structures);
@@ -113,37 +167,23 @@ export const actor = defineActor<LogreceiverArgs, State>({
       slots: new Map(),
       header: { slot: 0, events: 0, offset: 0 },
       sending: Promise.resolve(),
+      stalled: false,
+      placed: new SlotTally(ledger.maxJobs + 1),
+      placedSurplus: 0,
       counts: { batchesOut: 0, events: 0, unrouted: 0, malformed: 0 },
     };
-    state.jobs = new Demultiplexer(codec, (dataset, key) => slotsFor(state, dataset, key), ctx.args.demux);
+    state.jobs = new Demultiplexer(codec, (dataset, key) => slotsFor(state, dataset, key), ctx.args.demux, state.placed);
+    // What a crashed predecessor held died with it: counted, to the event.
+    const crashed = ledger.takeHeld('logreceiver');
+    if (crashed > 0) ctx.log.error({ alert: 'stage_crashed', stage: 'logreceiver', crashed }, `logreceiver restarted: ${crashed} events its predecessor held are counted crashed`);
     return state;
   },
 
-  async handle(batch, ctx, state, type) {
-    try {
-      state.reader.reset(batch);
-    } catch (error) {
-      if (!isCodecError(error)) throw error;
-      state.ledger.ingest(NONE_SLOT, 1);
-      state.ledger.drop(NONE_SLOT, 'malformed', 1);
-      state.counts.malformed++;
-      ctx.log.warn({ err: error }, 'malformed batch dropped');
-      return;
-    }
-    const now = performance.now();
-    state.counts.events += state.reader.count;
-    if (type === TYPE_SURPLUS) {
-      state.zones.add(state.reader, now);
-    } else {
-      state.jobs.add(state.reader, now);
-      if (state.jobs.unrouted > 0) {
-        // Events Logfwdr routed under a config this stage no longer has: counted, not lost silently.
-        state.counts.unrouted += state.jobs.unrouted;
-        state.ledger.ingest(NONE_SLOT, state.jobs.unrouted);
-        state.ledger.drop(NONE_SLOT, 'unconfigured', state.jobs.unrouted);
-      }
-    }
-    await flush(state, ctx.ref(ctx.args.target), false, ctx.args.maxDelayMs ?? 500);
+  handle(batch, ctx, state, type) {
+    // Backpressure before any effect of this record: while a send waits for room, so does intake.
+    if (state.stalled) return state.sending.then(() => take(batch, ctx, state, type));
+    take(batch, ctx, state, type);
+    return undefined;
   },
 
   async run(ctx, state) {
