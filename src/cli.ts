@@ -1,6 +1,5 @@
 /**
- * The seatbelt command line: `run` (the pipeline) and `bench`; `validate` and `drill` follow
- * (see the issues).
+ * The seatbelt command line: `run` (the pipeline), `drill` (the incident drills) and `bench`.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -8,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './runtime/worker-module.js';
 import { runCommand } from './run-command.js';
+import { drillCommand } from './drill/command.js';
 
 const BENCHES = ['transport', 'actors', 'codec', 'pipeline'] as const;
 
@@ -15,6 +15,7 @@ const USAGE = `usage: seatbelt <command>
 
 commands:
   run [--duration S] [--data DIR] ...    run the pipeline (seatbelt run --help)
+  drill fail-open|cut [options]          the incident drills (seatbelt drill --help)
   bench [${BENCHES.join('|')}] [--quick]   run benchmarks (all when none is named)
   version                                print the version
   help                                   print this
@@ -42,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'drill':
+      return drillCommand(rest);
     case 'bench':
       return bench(rest);
     case 'version': {

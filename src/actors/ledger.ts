@@ -16,20 +16,21 @@
  *             │ slot 1 … slot MAX_JOBS (jobs)        SLOT_BYTES each                         │
  *             └──────────────────────────────────────────────────────────────────────────────┘
  *
- *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 2 = 15 i64 words (SLOT_BYTES = 120):
- *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ HELD_WORD + h (13, 14) ┐
+ *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 3 = 16 i64 words (SLOT_BYTES = 128):
+ *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ HELD_WORD + h (13 … 15) ┐
  *
  *   HELD words are not counters of the balance: each is a part of the slot's in-flight events, the
- *   events one holder (HOLDERS: Logreceiver's coalescing, Buftee's buffers) keeps in memory and
- *   nowhere else (not in a ring, not at Logpush). The holder keeps it exact as it takes and hands
+ *   events one holder (HOLDERS: Logreceiver's coalescing, Buftee's buffers, and Logpush's batches
+ *   from a Buftee that has since died) keeps in memory and nowhere else (in no ring, and no other
+ *   stage can send them again). The holder keeps it exact as it takes and hands
  *   on events; when a holder crashes, its successor counts what was held as dropped `crashed`
  *   (takeHeld), so the ledger balances to the event after any crash.
  *
  *   slot s starts at byte HEADER_BYTES + s × SLOT_BYTES; counter w of slot s is
  *   BigInt64Array index (HEADER_BYTES / 8) + s × SLOT_WORDS + w (`counterIndex`).
  *
- * Memory: 120 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
- * 64 + 100,001 × 120 = 12,000,184 bytes (11.4 MiB). Each thread holding the job → slot map adds about
+ * Memory: 128 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
+ * 64 + 100,001 × 128 = 12,800,192 bytes (12.2 MiB). Each thread holding the job → slot map adds about
  * 50 bytes of heap per job it knows (a Map entry and an array slot, measured; the id strings are
  * shared with the thread's config).
  *
@@ -81,7 +82,7 @@ export const DELIVERED_WORD = 1;
 export const DROPPED_WORD = 2;
 export const HELD_WORD = DROPPED_WORD + DROP_REASONS.length;
 /** Who may hold events in memory, each with its own HELD word. */
-export const HOLDERS = ['logreceiver', 'buftee'] as const;
+export const HOLDERS = ['logreceiver', 'buftee', 'logpush'] as const;
 export type Holder = (typeof HOLDERS)[number];
 export const SLOT_WORDS = 2 + DROP_REASONS.length + HOLDERS.length;
 export const SLOT_BYTES = SLOT_WORDS * 8;
@@ -95,7 +96,7 @@ if (DROPPED_WORD + DROP_REASONS.length > SLOT_WORDS) {
 export const NONE_JOB = '-';
 export const NONE_SLOT = 0;
 export const DEFAULT_MAX_JOBS = 100_000;
-/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~114 MiB at 120-byte slots). */
+/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~122 MiB at 128-byte slots). */
 export const MAX_MAX_JOBS = 1_000_000;
 
 const REASON_WORD = Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, DROPPED_WORD + i])) as Record<

@@ -126,6 +126,7 @@ export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Prom
     statsP99Ms: Math.round(percentile(sampler!.statsLatencies, 99) * 10) / 10,
     peakRssMb: sampler!.peakRssMb,
     droppedByReason: Object.fromEntries(Object.entries(end.dropped).filter(([, n]) => n > 0)),
+    configuredDroppedByReason: end.configuredDropped,
     ledgerBalanced: clean && stats.balanced() && stats.totals().inFlight === 0,
     stoppedBy,
     alerts: (await pipeline.stats()).alerts,

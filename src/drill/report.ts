@@ -92,6 +92,7 @@ function summaryTable(s: DrillSummary): string {
     ['stats() p99', `${formatNumber(s.statsP99Ms)} ms`, ''],
     ['Peak RSS', `${formatNumber(s.peakRssMb)} MB`, ''],
     ['Dropped, by reason', formatCounts(s.droppedByReason), ''],
+    ['Configured jobs\' drops, by reason', formatCounts(s.configuredDroppedByReason ?? {}), ''],
     ['Ledger', s.ledgerBalanced ? 'balanced' : 'NOT balanced', s.ledgerBalanced ? 'good' : 'bad'],
     ['Stopped by', s.stoppedBy === null ? '— (ran to its end)' : s.stoppedBy, s.stoppedBy === null ? '' : 'warn'],
     ['Alerts', formatCounts(s.alerts), ''],

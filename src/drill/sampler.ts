@@ -19,6 +19,7 @@ export interface LedgerCounts {
   configuredIngested: number;
   configuredDelivered: number;
   configuredLost: number;
+  configuredDropped: Record<string, number>;
 }
 
 /** Totals over the ledger, and over the configured jobs (every slot but "-"). */
@@ -28,13 +29,19 @@ export function countLedger(pipeline: Pipeline): LedgerCounts {
   let configuredIngested = 0;
   let configuredDelivered = 0;
   let configuredLost = 0;
+  const configuredDropped: Record<string, number> = {};
   for (const [id, entry] of Object.entries(snapshot)) {
     if (id === NONE_JOB) continue;
     configuredIngested += entry.ingested;
     configuredDelivered += entry.delivered;
-    for (const reason of DROP_REASONS) if (!INTENTIONAL_REASONS.has(reason)) configuredLost += entry.dropped[reason];
+    for (const reason of DROP_REASONS) {
+      const n = entry.dropped[reason];
+      if (n === 0) continue;
+      configuredDropped[reason] = (configuredDropped[reason] ?? 0) + n;
+      if (!INTENTIONAL_REASONS.has(reason)) configuredLost += n;
+    }
   }
-  return { ingested: totals.ingested, delivered: totals.delivered, dropped: { ...totals.dropped }, configuredIngested, configuredDelivered, configuredLost };
+  return { ingested: totals.ingested, delivered: totals.delivered, dropped: { ...totals.dropped }, configuredIngested, configuredDelivered, configuredLost, configuredDropped };
 }
 
 export class DrillSampler {

@@ -56,6 +56,8 @@ export interface DrillSummary {
   statsP99Ms: number;
   peakRssMb: number;
   droppedByReason: Record<string, number>;
+  /** The configured jobs' drops alone, by reason (non-zero only). */
+  configuredDroppedByReason: Record<string, number>;
   /** ingested = delivered + dropped + in flight for every job, with nothing in flight at the end. */
   ledgerBalanced: boolean;
   /** Why the run ended before its duration (the unbuckled run's safety cap), or null. */

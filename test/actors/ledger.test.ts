@@ -110,7 +110,7 @@ describe('Ledger', () => {
   it('validates maxJobs and sizes a slot from the reasons: ingested, delivered, one per reason, one held word per holder', () => {
     expect(codeOf(() => Ledger.create({ maxJobs: 0 }))).toBe('ERR_LEDGER_SLOT');
     expect(codeOf(() => Ledger.create({ maxJobs: 1.5 }))).toBe('ERR_LEDGER_SLOT');
-    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 2));
+    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 3));
     expect(Ledger.create().buffer.byteLength).toBe(HEADER_BYTES + 100_001 * SLOT_BYTES);
     expect(ledgerBytes(100_000)).toBe(64 + 100_001 * SLOT_BYTES);
   });

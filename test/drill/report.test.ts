@@ -78,6 +78,7 @@ function failOpenSummary(): DrillSummary {
     statsP99Ms: 38.2,
     peakRssMb: 281,
     droppedByReason: { unconfigured: 570_000, shed: 95_000, buffer_limit: 900 },
+    configuredDroppedByReason: {},
     ledgerBalanced: true,
     stoppedBy: null,
     alerts: { fail_open: 1, [INJECTION]: 2 },

@@ -24,6 +24,8 @@ import { compressObject, type UploadObject } from './upload-object.js';
 
 interface BatchEntry {
   offset: number;
+  /** Events in the batch (lines + every kind of drop, once complete). */
+  events: number;
   /** Size of the batch as Buftee holds it, until it is acked. */
   bytes: number;
   /** Lines [firstLine, firstLine + lines) of this batch went into objects. */
@@ -43,6 +45,8 @@ export interface DeliveryDeps {
   ledger: LedgerView;
   /** Tells Buftee the job's batches up to `offset` are done. */
   ack(slot: number, offset: number, delivered: number, failed: number): void;
+  /** A batch is complete (counted in the ledger): its offset and events. */
+  completed?(offset: number, events: number): void;
   /** Logs a failed put; `retrying` says whether the object will be tried again. */
   onError(jobId: string, error: unknown, retrying: boolean): void;
   /** Pause before a retryable failure is tried again. Default 2 s. */
@@ -82,7 +86,7 @@ export class JobDelivery {
   /** Takes one Buftee batch (at `offset`, `bytes` long) of this job; `reader` is reset on it. */
   add(offset: number, bytes: number, reader: BatchReader, now: number): void {
     this.held += bytes;
-    const entry: BatchEntry = { offset, bytes, firstLine: this.nextLine, lines: 0, lastLine: -1, filtered: 0, sampled: 0, oversized: 0, malformed: 0, failed: 0 };
+    const entry: BatchEntry = { offset, events: reader.count, bytes, firstLine: this.nextLine, lines: 0, lastLine: -1, filtered: 0, sampled: 0, oversized: 0, malformed: 0, failed: 0 };
     this.entries.push(entry);
     const count = reader.count;
     for (let i = 0; i < count; i++) {
@@ -126,6 +130,11 @@ export class JobDelivery {
   /** Seals the open object (drain, stop). */
   flush(): void {
     this.compiled.flush();
+  }
+
+  /** The batches taken and not yet complete: their offsets and events. */
+  *pendingEntries(): Iterable<{ offset: number; events: number }> {
+    for (const e of this.entries) yield { offset: e.offset, events: e.events };
   }
 
   /** Bytes of the batches taken and not yet acked: what this job holds in Buftee's window. */
@@ -215,6 +224,7 @@ export class JobDelivery {
       delivered += ok;
       failed += e.failed;
       last = e.offset;
+      this.deps.completed?.(e.offset, e.events);
     }
     if (last >= 0) this.deps.ack(slot, last, delivered, failed);
     if (this.entries.length === 0 && this.idleWaiters.length > 0) {

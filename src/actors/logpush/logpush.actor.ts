@@ -8,6 +8,11 @@
  * every batch until Buftee's RESYNC for that nonce; Buftee then sends again everything not acked.
  * Dropped batches from a Buftee life older than the RESYNC's died with that Buftee: counted
  * `crashed` here (messages.ts, Restarts).
+ *
+ * Orphans: a batch from a Buftee that has since died (its life is older than the newest RESYNC
+ * seen) can be sent again by nobody, so while this Logpush has it in memory it is in the ledger's
+ * `logpush` held count, until it is complete. A successor counts what its predecessor held so as
+ * `crashed`.
  */
 
 import { RingProducer } from '../../native/ring-producer.js';
@@ -65,6 +70,8 @@ interface State {
   configure: (config: StageConfig) => void;
   counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
   nonce: number;
+  /** The newest Buftee life a RESYNC announced: batches of older lives are orphans. */
+  life: number;
   /** Until Buftee's RESYNC for our nonce: batches dropped, by Buftee life and slot (events). */
   waiting: Map<number, Map<number, number>> | null;
 }
@@ -77,6 +84,18 @@ function jobsOf(config: StageConfig): JobConfig[] {
 function resync(state: State, ctx: { log: { warn(o: object, m: string): void } }, view: DataView): void {
   const nonce = view.getUint32(0, true);
   const life = view.getUint32(4, true);
+  if (life > state.life) {
+    // A new Buftee: what this Logpush holds from older ones is orphaned now.
+    for (const [slot, delivery] of state.jobs) {
+      let orphaned = 0;
+      for (const e of delivery.pendingEntries()) {
+        const from = Math.floor(e.offset / OFFSET_LIFE);
+        if (from >= state.life && from < life) orphaned += e.events;
+      }
+      state.ledger.hold(slot, 'logpush', orphaned);
+    }
+    state.life = life;
+  }
   if (state.waiting === null || nonce !== state.nonce) return;
   let crashed = 0;
   for (const [from, bySlot] of state.waiting) {
@@ -105,6 +124,7 @@ export const actor = defineActor<LogpushArgs, State>({
       configure: () => {},
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
+      life: 0,
       waiting: new Map(),
     };
     const acks = new RingProducer(ctx.args.acks);
@@ -136,6 +156,9 @@ export const actor = defineActor<LogpushArgs, State>({
               destination: createDestination(job.destination, ctx.args.destinations),
               ledger: state.ledger,
               retryDelayMs: ctx.args.retryDelayMs,
+              completed: (offset, events) => {
+                if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
+              },
               ack: (s, offset, delivered, failed) => {
                 const ack = { slot: s, events: delivered + failed, offset, delivered, failed };
                 if (state.pendingAcks.length > 0 || !state.sendAck(ack)) state.pendingAcks.push(ack);
@@ -150,6 +173,9 @@ export const actor = defineActor<LogpushArgs, State>({
       }
     };
     state.configure(ctx.args.config);
+    // What a crashed predecessor held and nobody can send again died with it: counted, to the event.
+    const crashed = state.ledger.takeHeld('logpush');
+    if (crashed > 0) ctx.log.error({ alert: 'stage_crashed', stage: 'logpush', crashed }, `logpush restarted: ${crashed} events of a dead Buftee its predecessor held are counted crashed`);
     // Tells Buftee this is a new Logpush: whatever an earlier one had not acked comes again.
     if (ctx.args.link !== undefined) SharedGauges.attach(ctx.args.link).store(LINK_HELLO_NONCE, state.nonce);
     const hello = new Uint8Array(4);
@@ -191,6 +217,8 @@ export const actor = defineActor<LogpushArgs, State>({
       state.pendingAcks.push({ slot: header.slot, events: header.events, offset: header.offset, delivered: 0, failed: 0 });
       return;
     }
+    // A batch of a Buftee that died since it was sent: only here now.
+    if (Math.floor(header.offset / OFFSET_LIFE) < state.life) state.ledger.hold(header.slot, 'logpush', header.events);
     delivery.add(header.offset, batch.length - JOB_HEADER_BYTES, state.reader, performance.now());
     // Draining: the interval timer has stopped, and batches Buftee still sends must not wait for it.
     if (ctx.signal.aborted) delivery.flush();
