@@ -69,11 +69,8 @@ export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Prom
   const jobs = defaultJobs({ zones, jobs: jobCount, directory, compression: 'none' }).map((job) => ({ ...job, max_upload_interval_seconds: 1 }));
 
   let startedAt: number | null = null;
-  const phase = (): DrillPhase => {
-    if (startedAt === null) return 'steady';
-    const t = (performance.now() - startedAt) / 1000;
-    return t < steadySeconds ? 'steady' : t < steadySeconds + blankSeconds ? 'blank' : 'after';
-  };
+  const phaseAt = (t: number): DrillPhase => (t < steadySeconds ? 'steady' : t < steadySeconds + blankSeconds ? 'blank' : 'after');
+  const phase = (): DrillPhase => (startedAt === null ? 'steady' : phaseAt((performance.now() - startedAt) / 1000));
   const pipeline = createPipeline({
     config: { fn: () => (phase() === 'blank' ? { jobs: [] } : { jobs }), intervalMs: 250 },
     policy: 'fail-open',
@@ -90,7 +87,7 @@ export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Prom
   try {
     await pipeline.start();
     startedAt = performance.now();
-    sampler = new DrillSampler(pipeline, phase);
+    sampler = new DrillSampler(pipeline, (t) => phaseAt(t - 0.5));
     for (let t = 1; t <= durationSeconds; t++) {
       await sleepUntil(startedAt + t * 1000);
       const second = await sampler.sample();
@@ -121,7 +118,7 @@ export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Prom
     configuredLost: end.configuredLost,
     maxBuffers: Math.max(0, ...seconds.map((s) => s.buffers)),
     bufferLimit: unbuckled ? null : maxBuffers,
-    recoverySeconds: stoppedBy === null ? recovery(seconds, steadySeconds + blankSeconds) : null,
+    recoverySeconds: stoppedBy === null ? recovery(seconds, steadySeconds + blankSeconds, jobCount) : null,
     restarts: seconds.at(-1)?.restarts ?? 0,
     statsP99Ms: Math.round(percentile(sampler!.statsLatencies, 99) * 10) / 10,
     peakRssMb: sampler!.peakRssMb,
@@ -136,18 +133,19 @@ export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Prom
 
 /**
  * Seconds from the revert until a sample is back to steady state: buffers within 10% (or 20) of
- * the steady seconds' most, pressure ok, the guard configured, and intake at least 90% of the
- * steady median. Null if no sample after the revert is. The first two seconds (warm-up) are not
- * steady state.
+ * the steady seconds' most, or no more than one per configured job (the steady state's own
+ * ceiling, which a short steady phase may not have reached yet); pressure ok; the guard
+ * configured; intake at least 90% of the steady median. Null if no sample after the revert is.
+ * The first second (warm-up) is not steady state.
  */
-export function recovery(seconds: readonly DrillSecond[], revertAt: number): number | null {
-  const steady = seconds.filter((s) => s.phase === 'steady' && s.t > 2);
+export function recovery(seconds: readonly DrillSecond[], revertAt: number, jobs: number): number | null {
+  const steady = seconds.filter((s) => s.phase === 'steady' && s.t > 1);
   if (steady.length === 0) return null;
   const steadyBuffers = Math.max(...steady.map((s) => s.buffers));
   const steadyIntake = percentile(steady.map((s) => s.ingestedPerSec), 50);
   for (const s of seconds) {
     if (s.t < revertAt) continue;
-    const buffersBack = s.buffers <= Math.max(steadyBuffers * 1.1, steadyBuffers + 20);
+    const buffersBack = s.buffers <= Math.max(steadyBuffers * 1.1, steadyBuffers + 20, jobs);
     if (buffersBack && s.pressure === 'ok' && s.mode === 'configured' && s.ingestedPerSec >= 0.9 * steadyIntake) return s.t - revertAt;
   }
   return null;

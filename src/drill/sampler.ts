@@ -55,7 +55,8 @@ export class DrillSampler {
 
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly phase: () => DrillPhase,
+    /** The phase of second t (1, 2, ...), which covers (t - 1, t] of the drill's clock. */
+    private readonly phase: (t: number) => DrillPhase,
   ) {
     this.loop.enable();
     this.last = countLedger(pipeline);
@@ -101,7 +102,7 @@ export class DrillSampler {
     const restarts = Object.values(pipeline.tree.restartCounts()).reduce((sum, causes) => sum + Object.values(causes).reduce((a, b) => a + b, 0), 0);
     const second: DrillSecond = {
       t: this.seconds.length + 1,
-      phase: this.phase(),
+      phase: this.phase(this.seconds.length + 1),
       buffers: pressure.buffers,
       bufferBytes: pressure.bytes,
       pressure: pressure.level,
