@@ -63,6 +63,9 @@ describe('seatbelt drill fail-open', () => {
       expect(summary.alerts.buftee_pressure).toBeGreaterThanOrEqual(1);
       expect((summary.droppedByReason.shed ?? 0) + (summary.droppedByReason.buffer_limit ?? 0)).toBeGreaterThan(0);
       expect(summary.seconds.some((s) => s.phase === 'blank' && s.mode.startsWith('fail-open'))).toBe(true);
+      // The owner answered the trip by falling back to the last known good for the episode.
+      expect(summary.seconds.some((s) => s.phase === 'blank' && s.mode === 'fail-open+fallback')).toBe(true);
+      expect(summary.seconds.filter((s) => s.phase === 'after').at(-1)?.mode).toBe('configured');
       // The alert lines are error log lines with their stable name.
       expect(stderr).toMatch(/"level":50.*"alert":"buftee_pressure"/);
       expect(stderr).toContain('configured jobs: ingested');

@@ -36,14 +36,15 @@ const LEVEL_SOFT = 1;
 const LEVEL_HARD = 2;
 
 /** Per-job demand in the current window, and the fair share computed from the previous one. */
-class FairShare {
+export class FairShare {
   readonly demand: Int32Array;
   private readonly touched: number[] = [];
-  private startedAt = performance.now();
+  private startedAt: number;
   share = Infinity;
 
-  constructor(slots: number) {
+  constructor(slots: number, now: number = performance.now()) {
     this.demand = new Int32Array(slots);
+    this.startedAt = now;
   }
 
   /** Counts one event of `slot`; true while the slot is within its share. */
