@@ -129,6 +129,9 @@ export function describeSummary(s: DrillSummary): string {
     `restarts ${s.restarts}; stats() p99 ${s.statsP99Ms} ms; peak RSS ${s.peakRssMb} MB; ledger ${s.ledgerBalanced ? 'balanced' : 'NOT balanced'}`,
     `dropped: ${drops}`,
     `alerts: ${alerts}`,
+    ...(s.cuts === undefined
+      ? []
+      : [`cuts: ${Object.entries(s.cuts).map(([stage, c]) => `${stage} x${c.kills} (back in ${c.recoverMs.map((ms) => Math.round(ms)).join('/')} ms)`).join(', ')}`]),
     ...(s.stoppedBy === null ? [] : [`stopped by ${s.stoppedBy}`]),
     `verdict: ${s.unbuckled ? 'unbuckled run (a demonstration)' : verdict(s) ? 'the seatbelts held' : 'FAILED'}`,
   ].join('\n');

@@ -62,6 +62,8 @@ export class Buftee {
   private configured = new Map<string, OverflowPolicy>();
   private readonly bucket: TokenBucket;
   private lastNow: number;
+  /** When the creation rate last refused a buffer: for a second after, pressure is at least soft. */
+  private rateRefusedAt = -Infinity;
   private incarnations = 0;
   private readonly totals = { bytes: 0, events: 0, batches: 0 };
   /** Prefixes at each level of maxBuffersPerPrefix, kept as their counts change. */
@@ -265,15 +267,19 @@ export class Buftee {
 
   /**
    * The worst level among buffers in all, bytes in all and new buffers per second (and the
-   * prefix's buffers, given one): `soft` from softLevel of a limit, `hard` at it. O(1).
+   * prefix's buffers, given one): `soft` from softLevel of a limit, `hard` at it; and at least
+   * `soft` for a second after the rate refused a new buffer. O(1).
    */
   pressure(prefix?: string): Pressure {
     const { softLevel } = this.options;
     const { maxBuffers, maxTotalBytes, maxBuffersPerPrefix } = this.limits;
     let pressure = worst(level(this.buffers.size, maxBuffers, softLevel), level(this.totals.bytes, maxTotalBytes, softLevel));
     // An empty bucket (less than one token) is the rate limit's hard level.
-    const used = this.bucket.available(this.now()) < 1 ? this.bucket.capacity : this.bucket.used(this.lastNow);
+    const now = this.now();
+    const used = this.bucket.available(now) < 1 ? this.bucket.capacity : this.bucket.used(now);
     pressure = worst(pressure, level(used, this.bucket.capacity, softLevel));
+    // The rate refusing buffers within the last second is soft pressure, even as the bucket refills.
+    if (now - this.rateRefusedAt < 1000) pressure = worst(pressure, 'soft');
     if (prefix !== undefined) pressure = worst(pressure, level(this.prefixes.get(prefix) ?? 0, maxBuffersPerPrefix, softLevel));
     return pressure;
   }
@@ -337,7 +343,10 @@ export class Buftee {
     if ((this.prefixes.get(prefix) ?? 0) + 1 > maxBuffersPerPrefix * share) return 'maxBuffersPerPrefix';
     if (this.totals.bytes + charge > maxTotalBytes * share) return 'maxTotalBytes';
     const reserve = configured ? 0 : this.bucket.capacity * (1 - this.options.softLevel);
-    if (!this.bucket.tryTake(now, reserve)) return 'maxNewBuffersPerSecond';
+    if (!this.bucket.tryTake(now, reserve)) {
+      this.rateRefusedAt = now;
+      return 'maxNewBuffersPerSecond';
+    }
     return null;
   }
 

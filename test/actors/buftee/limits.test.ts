@@ -175,6 +175,20 @@ describe('maxNewBuffersPerSecond', () => {
   });
 });
 
+describe('pressure from the creation rate', () => {
+  it('is soft for a second after the rate refused a buffer, even while the bucket refills', () => {
+    const c = clock();
+    const buftee = new Buftee({ clock: c.tick, limits: { maxNewBuffersPerSecond: 10 } });
+    for (const job of ids('u', 8)) buftee.append(P, job, EMPTY, 1);
+    expect(buftee.append(P, 'u8', EMPTY, 1)).toMatchObject({ status: 'refused', limit: 'maxNewBuffersPerSecond' });
+    c.now += 300;
+    // Refilled past the soft level by now, but it refused 300 ms ago.
+    expect(buftee.pressure()).toBe('soft');
+    c.now += 701;
+    expect(buftee.pressure()).toBe('ok');
+  });
+});
+
 describe('the incident, replayed', () => {
   it('a fail-open flood of unconfigured jobs cannot take the buffers configured jobs need', () => {
     const c = clock();
