@@ -13,7 +13,11 @@ export type { ChildSpec, SupervisorSpec, RestartType, Strategy } from './runtime
 export { Pool, type PoolOptions, type PoolStats } from './runtime/pool.js';
 export { RuntimeError, SpecError, type RuntimeErrorCode } from './runtime/errors.js';
 export { Codec, BatchWriter, BatchReader, CodecError, type CodecStructures } from './runtime/codec.js';
-export { createPipeline, Pipeline, type PipelineOptions, type PipelineStats, type ConfigSource } from './actors/pipeline.js';
+export { createPipeline, Pipeline, type PipelineOptions, type PipelineStats, type ConfigSource, type PipelineAlert } from './actors/pipeline.js';
+export { runFailOpenDrill, type FailOpenDrillOptions } from './drill/fail-open.js';
+export { runCutDrill, type CutDrillOptions, type CutDrillSummary } from './drill/cut.js';
+export { renderReport } from './drill/report.js';
+export type { DrillSummary, DrillSecond } from './drill/types.js';
 export type { JobConfig, Dataset, DropReason, Filter, OutputOptions, Destination } from './actors/job.js';
 export { DROP_REASONS } from './actors/job.js';
 export { createRuntimeMetrics, serveMetrics } from './runtime/metrics.js';
@@ -27,6 +31,7 @@ export {
   BackoffIdleStrategy,
   RingError,
   RingRangeError,
+  SharedGauges,
   type RingKind,
   type RingOptions,
   type RecordHandler,
