@@ -36,8 +36,10 @@ export interface CutDrillOptions {
 }
 
 export interface CutDrillSummary extends DrillSummary {
-  /** Lines in every object written (each a delivered event): must equal the ledger's delivered. */
+  /** Lines in every object written. More than delivered only by lines a Logpush wrote twice (it died before its ack: at-least-once). */
   objectLines: number;
+  /** Distinct lines in every object written: each a delivered event, so equal to the ledger's delivered. */
+  objectDistinctLines: number;
 }
 
 export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDrillSummary> {
@@ -73,7 +75,7 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
   const cuts: Record<string, { kills: number; recoverMs: number[] }> = {};
   let sampler: DrillSampler | null = null;
   let clean = false;
-  let objectLines = 0;
+  let objects = { lines: 0, distinct: 0 };
   let restarts = 0;
   try {
     await pipeline.start();
@@ -95,14 +97,16 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
     })();
     for (let t = 1; t <= durationSeconds; t++) {
       await sleepUntil(startedAt + t * 1000);
-      options.onSecond?.(await sampler.sample());
+      // Sampled whether or not anyone listens (an optional call would skip its argument).
+      const second = await sampler.sample();
+      options.onSecond?.(second);
     }
     await cutting;
     restarts = Object.values(pipeline.tree.restartCounts()).reduce((sum, causes) => sum + Object.values(causes).reduce((a, b) => a + b, 0), 0);
   } finally {
     clean = await pipeline.stop();
     sampler?.close();
-    objectLines = await countLines(directory);
+    objects = await countLines(directory);
     if (ownDirectory) await rm(directory, { recursive: true, force: true });
   }
   const seconds = sampler!.seconds;
@@ -130,7 +134,8 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
     alerts: (await pipeline.stats()).alerts,
     cuts,
     seconds,
-    objectLines,
+    objectLines: objects.lines,
+    objectDistinctLines: objects.distinct,
   };
 }
 
@@ -153,16 +158,21 @@ async function successorAnswers(pipeline: ReturnType<typeof createPipeline>, sta
   throw new Error(`stage ${stage} did not come back within 30 s of being killed`);
 }
 
-/** Lines in every object under `directory` (ndjson, uncompressed). */
-async function countLines(directory: string): Promise<number> {
+/** Lines, and distinct lines (each carries its event's RayID), in every object under `directory`. */
+async function countLines(directory: string): Promise<{ lines: number; distinct: number }> {
   let lines = 0;
+  const seen = new Set<string>();
   const entries = await readdir(directory, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     if (!entry.isFile() || !entry.name.endsWith('.log')) continue;
     const text = await readFile(join(entry.parentPath, entry.name), 'utf8');
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
+    for (const line of text.split('\n')) {
+      if (line.length === 0) continue;
+      lines++;
+      seen.add(line);
+    }
   }
-  return lines;
+  return { lines, distinct: seen.size };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {
