@@ -68,6 +68,10 @@ export interface PipelineOptions {
   pressureWatchMs?: number;
   /** Where alert lines (and the owner's other lines) go. Default: the supervisor's log options. */
   log?: LoggerOptions;
+  /** The datasets taken in; events of any other are counted `unconfigured`. Default both. */
+  datasets?: readonly Dataset[];
+  /** The stages' supervisor: restarts allowed per period before it gives up. Default 10 per 10 s. */
+  supervision?: { intensity?: number; periodMs?: number };
 }
 
 export type PipelineAlertName = AlertName | 'buftee_pressure';
@@ -231,7 +235,14 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
       });
     }
     this.supervisor = createSupervisor(
-      { id: 'pipeline', type: 'supervisor', strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children },
+      {
+        id: 'pipeline',
+        type: 'supervisor',
+        strategy: 'one_for_one',
+        intensity: this.options.supervision?.intensity ?? 10,
+        periodMs: this.options.supervision?.periodMs ?? 10_000,
+        children,
+      },
       { log: { level: 'warn' }, ...this.options.supervisor },
     );
     await this.supervisor.start();
@@ -252,6 +263,21 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   get tree(): Supervisor {
     if (this.supervisor === null) throw new Error('the pipeline is not started');
     return this.supervisor;
+  }
+
+  /**
+   * Offers a config document (`{ generation?, jobs }`, decoded) to the guard, as a provider would:
+   * SIGHUP's reload. Refused ones keep the last known good, with an alert.
+   */
+  reload(document: unknown, source: string): ReturnType<ConfigGuard['offer']> {
+    return this.guard.offer({ kind: 'value', source, value: document });
+  }
+
+  /** Asks the config provider (a file or URL) for its config now; false when jobs were given inline. */
+  async refreshProvider(): Promise<boolean> {
+    if (this.provider === null) return false;
+    await this.provider.refresh();
+    return true;
   }
 
   private async pushConfig(): Promise<void> {
@@ -287,7 +313,12 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
       if (open && writer.count > 0) await ref.send(writer.finish(), TYPE_EVENTS);
       open = false;
     };
+    const taken = this.options.datasets === undefined || (this.options.datasets as readonly string[]).includes(dataset);
     for (const value of events) {
+      if (!taken) {
+        reasons.unconfigured = (reasons.unconfigured ?? 0) + 1;
+        continue;
+      }
       const result = toEvent(dataset, value, receivedNs);
       if (!result.ok) {
         reasons[result.reason] = (reasons[result.reason] ?? 0) + 1;

@@ -145,8 +145,13 @@ const collect = (type: number, bytes: Uint8Array, offset: number, length: number
   nexts.push(next);
 };
 
+// A busy mailbox of synchronous handlers would never give the event loop a turn: no heartbeat,
+// no timers, no control plane. The loop yields a macrotask turn at least this often.
+const YIELD_EVERY_MS = 5;
+
 async function mailboxLoop(source: FanInConsumer): Promise<void> {
   const handle = actor.handle!;
+  let yieldedAt = performance.now();
   while (!stopping) {
     rings.length = offsets.length = lengths.length = types.length = sources.length = nexts.length = 0;
     const n = source.read(collect, data.readBatch);
@@ -178,6 +183,11 @@ async function mailboxLoop(source: FanInConsumer): Promise<void> {
     heartbeat.setUnreleased(0);
     heartbeat.handled(n);
     handled += n;
+    const now = performance.now();
+    if (now - yieldedAt >= YIELD_EVERY_MS) {
+      await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+      yieldedAt = performance.now();
+    }
   }
 }
 

@@ -17,7 +17,7 @@ export interface CreateSupervisorOptions {
    * with exit code 1; `emit` only emits `escalate`, for embedders that handle it themselves.
    */
   onRootFailure?: 'exit' | 'emit';
-  log?: { level?: LevelWithSilent; destination?: number | string };
+  log?: { level?: LevelWithSilent; destination?: number | string; pretty?: boolean };
   idle?: IdleOptions;
   /** Most batches an actor handles before releasing them to their senders. Default 64. */
   readBatch?: number;
@@ -40,7 +40,7 @@ export function createSupervisor(spec: unknown, options: CreateSupervisorOptions
   }
   const inputs = actors.map((a) => ({ id: a.id, sendsTo: a.sendsTo, mailboxBytes: a.mailboxBytes }));
   const wiring = buildTopology(inputs);
-  const logOptions = { level: options.log?.level ?? 'info', destination: options.log?.destination ?? 2 };
+  const logOptions = { level: options.log?.level ?? 'info', destination: options.log?.destination ?? 2, pretty: options.log?.pretty === true };
   const log = createLogger({ supervisor: normalized.id }, logOptions);
   const root = new Supervisor(normalized, {
     wiring,

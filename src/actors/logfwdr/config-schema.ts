@@ -213,7 +213,7 @@ const destinationSchema = z.discriminatedUnion(
   ],
 );
 
-function jobSchema(limits: ConfigLimits) {
+export function jobSchema(limits: ConfigLimits) {
   const { max_upload_bytes: bytes, max_upload_records: records, max_upload_interval_seconds: seconds } = JOB_BOUNDS;
   return strict('a job', {
     id: z.string({ error: `a job id (${NAME_RULE})` }).regex(NAME_PATTERN, { error: `a job id (${NAME_RULE})` }),

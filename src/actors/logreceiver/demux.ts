@@ -54,6 +54,8 @@ export class Demultiplexer {
   private readonly pool: BatchWriter[] = [];
   private readonly ready: (ReadyBatch & { writer: BatchWriter })[] = [];
   private pendingBytes = 0;
+  /** Bytes of batches made ready and not yet taken back with recycleAll. */
+  private readyByteCount = 0;
   /** Per-batch cache: the jobs of each distinct key of the batch being demultiplexed. */
   private jobsByKey: (readonly number[])[] = [];
   /** Events that matched no job in the last `add` (counted by the caller). */
@@ -130,6 +132,7 @@ export class Demultiplexer {
   recycleAll(): void {
     for (const r of this.ready) if (this.pool.length < this.options.poolSize) this.pool.push(r.writer);
     this.ready.length = 0;
+    this.readyByteCount = 0;
   }
 
   get openJobs(): number {
@@ -138,6 +141,11 @@ export class Demultiplexer {
 
   get pending(): number {
     return this.pendingBytes;
+  }
+
+  /** Bytes of the batches ready and not yet sent. */
+  get readyBytes(): number {
+    return this.readyByteCount;
   }
 
   /** Whether batches are ready to be taken. */
@@ -153,7 +161,9 @@ export class Demultiplexer {
       if (this.pool.length < this.options.poolSize) this.pool.push(open.writer);
       return;
     }
-    this.ready.push({ slot: open.slot, events, bytes: open.writer.finish(), writer: open.writer });
+    const bytes = open.writer.finish();
+    this.readyByteCount += bytes.length;
+    this.ready.push({ slot: open.slot, events, bytes, writer: open.writer });
   }
 
   private openBatch(key: string, slot: number, dataset: string, now: number): Open {

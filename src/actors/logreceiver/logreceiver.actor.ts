@@ -32,6 +32,9 @@ export interface LogreceiverArgs {
   maxDelayMs?: number;
 }
 
+/** Ready batches not yet in Buftee's ring past which Logreceiver stops taking records. */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+
 interface State {
   reader: BatchReader;
   jobs: Demultiplexer;
@@ -180,8 +183,11 @@ export const actor = defineActor<LogreceiverArgs, State>({
   },
 
   handle(batch, ctx, state, type) {
-    // Backpressure before any effect of this record: while a send waits for room, so does intake.
-    if (state.stalled) return state.sending.then(() => take(batch, ctx, state, type));
+    // Backpressure before any effect of this record: while a send waits for room, or more than
+    // MAX_UNSENT_BYTES wait to be sent, so does intake.
+    if (state.stalled || state.jobs.readyBytes + state.zones.readyBytes > MAX_UNSENT_BYTES) {
+      return state.sending.then(() => take(batch, ctx, state, type));
+    }
     take(batch, ctx, state, type);
     return undefined;
   },
