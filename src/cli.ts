@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './runtime/worker-module.js';
-import { runCommand } from './run-command.js';
+import { runCommand, validateCommand } from './run-command.js';
 import { drillCommand } from './drill/command.js';
 
 const BENCHES = ['transport', 'actors', 'codec', 'pipeline'] as const;
@@ -14,7 +14,8 @@ const BENCHES = ['transport', 'actors', 'codec', 'pipeline'] as const;
 const USAGE = `usage: seatbelt <command>
 
 commands:
-  run [--duration S] [--data DIR] ...    run the pipeline (seatbelt run --help)
+  run [--config FILE] [--duration S] ... run the pipeline (seatbelt run --help)
+  validate FILE                          check a pipeline config without running it
   drill fail-open|cut [options]          the incident drills (seatbelt drill --help)
   bench [${BENCHES.join('|')}] [--quick]   run benchmarks (all when none is named)
   version                                print the version
@@ -45,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'drill':
       return drillCommand(rest);
+    case 'validate':
+      return validateCommand(rest);
     case 'bench':
       return bench(rest);
     case 'version': {

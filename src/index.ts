@@ -21,6 +21,8 @@ export type { DrillSummary, DrillSecond } from './drill/types.js';
 export type { JobConfig, Dataset, DropReason, Filter, OutputOptions, Destination } from './actors/job.js';
 export { DROP_REASONS } from './actors/job.js';
 export { createRuntimeMetrics, serveMetrics } from './runtime/metrics.js';
+export { createPipelineMetrics } from './actors/pipeline-metrics.js';
+export { loadPipelineConfig, parsePipelineConfig, pipelineOptionsOf, PipelineConfigError, type PipelineConfig } from './actors/pipeline-config.js';
 export {
   createRing,
   attachRing,

@@ -83,7 +83,7 @@ const schema = strict('a pipeline config', {
   maxJobs: int(1, 1_000_000, 'job slots').default(100_000),
 }).superRefine((config, ctx) => {
   if ((config.jobs === undefined) === (config.jobsFrom === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['jobs'], input: config.jobs, message: 'given, or else jobsFrom, but not both' });
+    ctx.addIssue({ code: 'custom', path: [], input: config, message: 'a config with exactly one of jobs (the jobs themselves) and jobsFrom (a file or URL that provides them)' });
   }
   const allowed = new Set<string>(config.datasets);
   (config.jobs ?? []).forEach((job, i) => {

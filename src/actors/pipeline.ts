@@ -108,7 +108,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   readonly pressure: PressureGauges;
   readonly log: Logger;
   private readonly pressureBuffer: SharedArrayBuffer;
-  private readonly alertCounts: Record<string, number> = {};
+  private readonly alertCounts_: Record<string, number> = {};
   private fallback = false;
   private lastLevel: Pressure = 'ok';
   private watcher: NodeJS.Timeout | null = null;
@@ -159,7 +159,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
 
   /** Logs an alert as an error line with its stable name, counts it, and emits it. */
   private raise(alert: PipelineAlert): void {
-    this.alertCounts[alert.alert] = (this.alertCounts[alert.alert] ?? 0) + 1;
+    this.alertCounts_[alert.alert] = (this.alertCounts_[alert.alert] ?? 0) + 1;
     const { message, ...fields } = alert;
     this.log.error(fields, message);
     this.emit('alert', alert);
@@ -373,13 +373,18 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
       mode: this.guard.mode,
       pressure: this.pressure.snapshot(),
       fallback: this.fallback,
-      alerts: { ...this.alertCounts },
+      alerts: { ...this.alertCounts_ },
     };
   }
 
   /** The guard's mode, with `+fallback` while the owner holds the stages on the last known good. */
   mode(): string {
     return this.fallback && this.guard.mode === 'fail-open' ? 'fail-open+fallback' : this.guard.mode;
+  }
+
+  /** Alerts raised so far, by name (also in stats().alerts, without asking the workers). */
+  alertCounts(): Record<string, number> {
+    return { ...this.alertCounts_ };
   }
 
   /** Events ingested and neither delivered nor dropped yet, over every job. */

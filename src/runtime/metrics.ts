@@ -24,25 +24,44 @@ export function createRuntimeMetrics(supervisor: Supervisor, registry: Registry 
   const restarts = new Counter({ name: 'seatbelt_actor_restarts_total', help: 'Actor restarts, by actor and cause.', labelNames: ['actor', 'cause'], registers: [registry] });
   supervisor.on('restart', (e) => restarts.inc({ actor: e.child, cause: e.cause }));
 
-  const mailbox = new Gauge({ name: 'seatbelt_actor_mailbox_bytes', help: 'Bytes waiting in an actor\'s mailbox rings.', labelNames: ['actor'], registers: [registry] });
-  const handled = new Gauge({ name: 'seatbelt_actor_handled_batches', help: 'Batches handled by the current incarnation of an actor.', labelNames: ['actor'], registers: [registry] });
-  const elu = new Gauge({ name: 'seatbelt_actor_event_loop_utilization', help: 'Event-loop utilization of an actor\'s thread since it started (0-1).', labelNames: ['actor'], registers: [registry] });
-  const heap = new Gauge({ name: 'seatbelt_actor_heap_used_bytes', help: 'V8 heap used by an actor\'s thread.', labelNames: ['actor'], registers: [registry] });
+  // One stats() round trip per scrape: prom-client collects every metric of a scrape at once, so
+  // the gauges below share the call in flight.
+  let pending: Promise<Awaited<ReturnType<Supervisor['stats']>>> | null = null;
+  const statsOnce = (): Promise<Awaited<ReturnType<Supervisor['stats']>>> => {
+    if (pending === null) {
+      const call = supervisor.stats(statsTimeoutMs);
+      pending = call;
+      void call.then(
+        () => (pending = null),
+        () => (pending = null),
+      );
+    }
+    return pending;
+  };
+  const perActor = (name: string, help: string, value: (s: Awaited<ReturnType<Supervisor['stats']>>[number]) => number): Gauge =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['actor'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of await statsOnce()) this.set({ actor: s.id }, value(s));
+      },
+    });
+  perActor('seatbelt_actor_mailbox_bytes', "Bytes waiting in an actor's mailbox rings.", (s) => s.mailboxBytes);
+  perActor('seatbelt_actor_handled_batches', 'Batches handled by the current incarnation of an actor.', (s) => s.handledBatches);
+  perActor('seatbelt_actor_event_loop_utilization', "Event-loop utilization of an actor's thread since it started (0-1).", (s) => s.eventLoopUtilization);
+  perActor('seatbelt_actor_event_loop_delay_p99_seconds', "An actor thread's event-loop delay, p99 since the last stats() call.", (s) => s.eventLoopDelayP99Ms / 1000);
+  perActor('seatbelt_actor_heap_used_bytes', "V8 heap used by an actor's thread.", (s) => s.heapUsedBytes);
   const up = new Gauge({
     name: 'seatbelt_actor_up',
     help: '1 when the actor answered stats() in time, else 0.',
     labelNames: ['actor'],
     registers: [registry],
     async collect() {
-      const stats = await supervisor.stats(statsTimeoutMs);
-      const answered = new Set(stats.map((s) => s.id));
+      const answered = new Set((await statsOnce()).map((s) => s.id));
       for (const id of supervisor.actorIds()) this.set({ actor: id }, answered.has(id) ? 1 : 0);
-      for (const s of stats) {
-        mailbox.set({ actor: s.id }, s.mailboxBytes);
-        handled.set({ actor: s.id }, s.handledBatches);
-        elu.set({ actor: s.id }, s.eventLoopUtilization);
-        heap.set({ actor: s.id }, s.heapUsedBytes);
-      }
     },
   });
   void up;

@@ -30,3 +30,13 @@ describe('logging from many workers', () => {
     }
   });
 });
+
+describe('pretty lines (for a terminal)', () => {
+  it('turn a pino JSON line into time, level, actor, message and fields, one line each', async () => {
+    const { prettyLine } = await import('../../src/runtime/logger.js');
+    const line = prettyLine(JSON.stringify({ level: 50, time: Date.UTC(2026, 10, 25, 21, 3, 4, 567), pid: 1, actor: 'buftee', restart: 0, alert: 'stage_crashed', crashed: 12, msg: 'buftee restarted' }) + '\n');
+    const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(plain).toBe('21:03:04.567 ERROR [buftee] buftee restarted alert=stage_crashed crashed=12\n');
+    expect(prettyLine('not json')).toBe('not json\n');
+  });
+});
