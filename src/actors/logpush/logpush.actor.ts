@@ -217,8 +217,7 @@ export const actor = defineActor<LogpushArgs, State>({
       state.pendingAcks.push({ slot: header.slot, events: header.events, offset: header.offset, delivered: 0, failed: 0 });
       return;
     }
-    // A batch of a Buftee that died since it was sent: only here now.
-    if (Math.floor(header.offset / OFFSET_LIFE) < state.life) state.ledger.hold(header.slot, 'logpush', header.events);
+    const orphan = Math.floor(header.offset / OFFSET_LIFE) < state.life;
     delivery.add(header.offset, batch.length - JOB_HEADER_BYTES, state.reader, performance.now());
     // Draining: the interval timer has stopped, and batches Buftee still sends must not wait for it.
     if (ctx.signal.aborted) delivery.flush();
@@ -227,6 +226,9 @@ export const actor = defineActor<LogpushArgs, State>({
       delivery.flush();
       state.counts.earlySeals++;
     }
+    // A batch of a Buftee that died since it was sent is only here now: counted as held last, so
+    // a crash before this line leaves it to be handled (or dropped and counted) again, never both.
+    if (orphan) state.ledger.hold(header.slot, 'logpush', header.events);
   },
 
   async run(ctx, state) {
