@@ -40,7 +40,9 @@ export const TYPE_RESYNC = 7;
 export const RESYNC_BYTES = 8;
 /** The link gauges (src/native/shared-gauges.ts): the nonce of the Logpush now running. */
 export const LINK_HELLO_NONCE = 0;
-export const LINK_GAUGES = 1;
+/** The link gauges: the life (restart count) of the Buftee now running. */
+export const LINK_BUFTEE_LIFE = 1;
+export const LINK_GAUGES = 2;
 /** Offsets of one Buftee incarnation (2^40 batches a life): restart r starts at r × OFFSET_LIFE. */
 export const OFFSET_LIFE = 2 ** 40;
 

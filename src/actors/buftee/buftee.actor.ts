@@ -27,6 +27,7 @@ import { RingConsumer, type RecordHandler } from '../../native/ring-consumer.js'
 import {
   ACK_BYTES,
   JOB_HEADER_BYTES,
+  LINK_BUFTEE_LIFE,
   LINK_HELLO_NONCE,
   OFFSET_LIFE,
   RESYNC_BYTES,
@@ -373,7 +374,12 @@ export const actor = defineActor<BufteeArgs, State>({
     };
     apply(state, ctx.args.config);
     // The running Logpush's HELLO may have died with a predecessor that read it: answer it now.
-    if (ctx.args.link !== undefined) hello(SharedGauges.attach(ctx.args.link).load(LINK_HELLO_NONCE) >>> 0);
+    if (ctx.args.link !== undefined) {
+      const link = SharedGauges.attach(ctx.args.link);
+      // Logpush reads it to learn at once that batches of earlier lives have nobody to resend them.
+      link.store(LINK_BUFTEE_LIFE, ctx.restartCount);
+      hello(link.load(LINK_HELLO_NONCE) >>> 0);
+    }
     return state;
   },
 

@@ -23,6 +23,7 @@ import { LedgerView } from '../ledger.js';
 import {
   ACK_BYTES,
   JOB_HEADER_BYTES,
+  LINK_BUFTEE_LIFE,
   LINK_HELLO_NONCE,
   OFFSET_LIFE,
   TYPE_ACK,
@@ -70,8 +71,9 @@ interface State {
   configure: (config: StageConfig) => void;
   counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
   nonce: number;
-  /** The newest Buftee life a RESYNC announced: batches of older lives are orphans. */
+  /** The newest Buftee life known (shared memory, or a RESYNC): batches of older lives are orphans. */
   life: number;
+  link: SharedGauges | null;
   /** Until Buftee's RESYNC for our nonce: batches dropped, by Buftee life and slot (events). */
   waiting: Map<number, Map<number, number>> | null;
 }
@@ -80,22 +82,25 @@ function jobsOf(config: StageConfig): JobConfig[] {
   return config.jobs.filter((j) => j.enabled !== false);
 }
 
+/** A new Buftee life: what this Logpush holds from older ones is orphaned now (held, until complete). */
+function learnLife(state: State, life: number): void {
+  if (life <= state.life) return;
+  for (const [slot, delivery] of state.jobs) {
+    let orphaned = 0;
+    for (const e of delivery.pendingEntries()) {
+      const from = Math.floor(e.offset / OFFSET_LIFE);
+      if (from >= state.life && from < life) orphaned += e.events;
+    }
+    state.ledger.hold(slot, 'logpush', orphaned);
+  }
+  state.life = life;
+}
+
 /** Buftee's answer to a HELLO: ours ends the wait; batches of older Buftee lives died with them. */
 function resync(state: State, ctx: { log: { warn(o: object, m: string): void } }, view: DataView): void {
   const nonce = view.getUint32(0, true);
   const life = view.getUint32(4, true);
-  if (life > state.life) {
-    // A new Buftee: what this Logpush holds from older ones is orphaned now.
-    for (const [slot, delivery] of state.jobs) {
-      let orphaned = 0;
-      for (const e of delivery.pendingEntries()) {
-        const from = Math.floor(e.offset / OFFSET_LIFE);
-        if (from >= state.life && from < life) orphaned += e.events;
-      }
-      state.ledger.hold(slot, 'logpush', orphaned);
-    }
-    state.life = life;
-  }
+  learnLife(state, life);
   if (state.waiting === null || nonce !== state.nonce) return;
   let crashed = 0;
   for (const [from, bySlot] of state.waiting) {
@@ -125,6 +130,7 @@ export const actor = defineActor<LogpushArgs, State>({
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
+      link: ctx.args.link === undefined ? null : SharedGauges.attach(ctx.args.link),
       waiting: new Map(),
     };
     const acks = new RingProducer(ctx.args.acks);
@@ -185,6 +191,9 @@ export const actor = defineActor<LogpushArgs, State>({
   },
 
   handle(batch, ctx, state, type) {
+    // The Buftee now running, from shared memory: a death is known here at once, not only when its
+    // successor's RESYNC comes through the ring behind everything queued before it.
+    if (state.link !== null) learnLife(state, state.link.load(LINK_BUFTEE_LIFE));
     if (type === TYPE_RESYNC) {
       resync(state, ctx, new DataView(batch.buffer, batch.byteOffset, batch.byteLength));
       return;
@@ -236,6 +245,7 @@ export const actor = defineActor<LogpushArgs, State>({
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const now = performance.now();
+      if (state.link !== null) learnLife(state, state.link.load(LINK_BUFTEE_LIFE));
       for (const delivery of state.jobs.values()) delivery.tick(now);
       while (state.pendingAcks.length > 0 && sendAck(state.pendingAcks[0]!)) state.pendingAcks.shift();
     }
