@@ -57,16 +57,13 @@ const field =
     count(actor[name]);
 
 /** Logpush's counts are per job (`jobs: { [id]: DeliveryCounts }`): summed over its jobs. */
+/** A sum over every job Logpush runs, from its stats' `totals`. */
 const perJob =
   (name: string): Read =>
   (actor) => {
-    const jobs = actor.jobs;
-    if (typeof jobs !== 'object' || jobs === null) return undefined;
-    let total = 0;
-    for (const counts of Object.values(jobs as Record<string, unknown>)) {
-      total += typeof counts === 'object' && counts !== null ? (count((counts as Fields)[name]) ?? 0) : 0;
-    }
-    return total;
+    const totals = actor.totals;
+    if (typeof totals !== 'object' || totals === null) return undefined;
+    return count((totals as Fields)[name]);
   };
 
 /**
