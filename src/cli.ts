@@ -2,14 +2,13 @@
  * The seatbelt command line: `run` (the pipeline), `drill` (the incident drills) and `bench`.
  */
 
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './runtime/worker-module.js';
 import { runCommand, validateCommand } from './run-command.js';
 import { drillCommand } from './drill/command.js';
+import { benchCommand, BENCHES } from './bench-command.js';
 
-const BENCHES = ['transport', 'actors', 'codec', 'pipeline'] as const;
 
 const USAGE = `usage: seatbelt <command>
 
@@ -22,23 +21,6 @@ commands:
   help                                   print this
 `;
 
-function bench(args: string[]): number {
-  const quick = args.includes('--quick');
-  const named = args.filter((a) => a !== '--quick');
-  const unknown = named.filter((a) => !(BENCHES as readonly string[]).includes(a));
-  if (unknown.length > 0) {
-    process.stderr.write(`seatbelt bench: unknown benchmark ${unknown.map((u) => JSON.stringify(u)).join(', ')}; choose from ${BENCHES.join(', ')}\n`);
-    return 2;
-  }
-  for (const name of named.length > 0 ? named : BENCHES) {
-    process.stdout.write(`\n== bench ${name} ==\n`);
-    const script = join(PROJECT_ROOT, 'dist', 'bench', name, 'run.js');
-    const run = spawnSync(process.execPath, [script, ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
-    if (run.status !== 0) return run.status ?? 1;
-  }
-  return 0;
-}
-
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -49,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
     case 'validate':
       return validateCommand(rest);
     case 'bench':
-      return bench(rest);
+      return benchCommand(rest);
     case 'version': {
       const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
       process.stdout.write(`${pkg.version}\n`);

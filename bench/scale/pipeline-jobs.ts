@@ -1,0 +1,150 @@
+/**
+ * bench/scale, one pipeline run in a process of its own: J jobs, each with a zone of its own, and
+ * the edge generator over exactly those J zones (Zipf, as bench/pipeline), so every event is routed
+ * to a job. gzip off, object-store destination. `node dist/bench/scale/pipeline-jobs.js J EVENTS
+ * INTERVAL_S [DIRECTORY]` prints one result line (RESULT_PREFIX + JSON).
+ *
+ * Limits raised for the run, the same at every J: the ledger's maxJobs to J (+16, at most its
+ * ceiling of 1,000,000); Buftee's maxBuffers and maxBuffersPerPrefix to 2J (at least the default
+ * 100,000) so the buffers of J jobs never reach its pressure levels, and maxNewBuffersPerSecond to
+ * 1,000,000 so a first burst over many zones is not refused. The config guard's own limits
+ * (maxJobs 1,000,000, maxZoneEntries 10,000,000) hold J = 1,000,000 as they are.
+ *
+ * The clock runs from the end of start() (config checked, every stage up with the config) to the
+ * end of stop(), called once the generator has handed its last event to Logfwdr: stop() drains each
+ * stage, has Logpush seal every open object at once (no upload interval is waited out) and stops
+ * the workers. events/s is delivered events over that time; CPU is process.cpuUsage over it (user +
+ * system, every thread).
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipeline } from '../../src/actors/pipeline.js';
+import { defaultJobs } from '../../src/actors/defaults.js';
+import { DROP_REASONS, INTENTIONAL_REASONS } from '../../src/actors/job.js';
+import { DEFAULT_LIMITS } from '../../src/actors/buftee/limits.js';
+import { MAX_MAX_JOBS } from '../../src/actors/ledger.js';
+import { PHASE_PREFIX, RESULT_PREFIX } from './child.js';
+
+export interface PipelineJobsResult {
+  jobs: number;
+  events: number;
+  /** start(): config checked and handed to every stage, workers up. */
+  startSeconds: number;
+  /** From started to the generator's last event handed to Logfwdr. */
+  ingestSeconds: number;
+  /** From started to stop() done: every event delivered or dropped, objects sealed, workers stopped. */
+  seconds: number;
+  /** Of `seconds`, the time in stop(). */
+  stopSeconds: number;
+  delivered: number;
+  /** Events not delivered for a reason other than a job's own filter or sampling. */
+  lost: number;
+  droppedByReason: Record<string, number>;
+  clean: boolean;
+  eventsPerSec: number;
+  /** process.cpuUsage (user + system, every thread) over `seconds`, per delivered event. */
+  cpuUsPerEvent: number;
+  cpuSeconds: number;
+  /** Stage busy seconds (event-loop active time) from started to the generator's last event sent. */
+  busyByStage: Record<string, number>;
+  /** Jobs that got at least one object: how many buffers and objects the run touched. */
+  jobsWithObjects: number;
+  peakRssMb: number;
+  restarts: number;
+  limits: { ledgerMaxJobs: number; maxBuffers: number; maxNewBuffersPerSecond: number };
+}
+
+const [jobsArg, eventsArg, intervalArg, directoryArg] = process.argv.slice(2);
+const JOBS = Number(jobsArg);
+const EVENTS = Number(eventsArg);
+const INTERVAL = Number(intervalArg ?? 5);
+if (![JOBS, EVENTS, INTERVAL].every((v) => Number.isSafeInteger(v) && v > 0)) {
+  throw new Error(`usage: pipeline-jobs.js JOBS EVENTS [INTERVAL_S [DIRECTORY]], got ${JSON.stringify(process.argv.slice(2))}`);
+}
+
+let peakRss = process.memoryUsage.rss();
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+// The objects' directory: the caller's (bench/scale/run.ts removes it even after a crash here), or a new one.
+const directory = directoryArg ?? mkdtempSync(join(tmpdir(), 'seatbelt-scale-'));
+const ledgerMaxJobs = Math.min(MAX_MAX_JOBS, JOBS + 16);
+const maxBuffers = Math.max(DEFAULT_LIMITS.maxBuffers, 2 * JOBS);
+const maxNewBuffersPerSecond = 1_000_000;
+
+try {
+  const jobs = defaultJobs({ zones: JOBS, jobs: JOBS, directory, compression: 'none' }).map((j) => ({ ...j, max_upload_interval_seconds: INTERVAL }));
+  const pipeline = createPipeline({
+    config: { jobs },
+    generator: { zones: JOBS, seed: 7, limit: EVENTS, mix: { http_requests: 1 } },
+    maxJobs: ledgerMaxJobs,
+    buftee: { limits: { maxBuffers, maxBuffersPerPrefix: maxBuffers, maxNewBuffersPerSecond } },
+    supervisor: { onRootFailure: 'emit', log: { level: 'warn' } },
+    log: { level: 'warn' },
+  });
+  const phase = (what: string): boolean => process.stdout.write(`${PHASE_PREFIX}${what}\n`);
+  phase(`start() (config of ${JOBS} jobs checked and handed to every stage)`);
+  const t0 = performance.now();
+  await pipeline.start();
+  phase('the run (events going through)');
+  const startSeconds = (performance.now() - t0) / 1000;
+  process.stderr.write(`  started in ${startSeconds.toFixed(1)} s\n`);
+  let restarts = 0;
+  let failure: Error | null = null;
+  pipeline.tree.on('restart', () => restarts++);
+  pipeline.tree.on('escalate', (e: { error: Error }) => (failure = e.error));
+  const activeAtStart = new Map((await pipeline.tree.stats(10_000)).map((s) => [s.id, s.activeMs]));
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  // The generator's own count of events handed to Logfwdr: reading the ledger's totals walks
+  // every job's slot, which at 100,000 jobs and more would load the main thread being measured.
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (failure !== null) throw new Error(`the pipeline's supervisor gave up: ${(failure as Error).message}`);
+    const sent = Number((await pipeline.tree.find('source')?.control.stats(10_000))?.actor.sent ?? 0);
+    if (sent >= EVENTS) break;
+  }
+  const ingestSeconds = (performance.now() - started) / 1000;
+  const stages = await pipeline.tree.stats(10_000);
+  const busyByStage = Object.fromEntries(stages.map((s) => [s.id, Number((Math.max(0, s.activeMs - (activeAtStart.get(s.id) ?? 0)) / 1000).toFixed(2))]));
+  // stop() drains each stage in turn and has Logpush seal every open object at once (no upload
+  // interval waited out), then stops the workers: the clock stops when it returns.
+  phase('stop() (draining every stage, sealing objects)');
+  const clean = await pipeline.stop();
+  const seconds = (performance.now() - started) / 1000;
+  const stopSeconds = seconds - ingestSeconds;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  const totals = pipeline.ledger.totals();
+  let lost = 0;
+  const droppedByReason: Record<string, number> = {};
+  for (const reason of DROP_REASONS) {
+    const n = totals.dropped[reason];
+    if (n > 0) droppedByReason[reason] = n;
+    if (!INTENTIONAL_REASONS.has(reason)) lost += n;
+  }
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const result: PipelineJobsResult = {
+    jobs: JOBS,
+    events: EVENTS,
+    startSeconds,
+    ingestSeconds,
+    seconds,
+    stopSeconds,
+    delivered: totals.delivered,
+    lost,
+    droppedByReason,
+    clean,
+    eventsPerSec: Math.round(totals.delivered / seconds),
+    cpuUsPerEvent: totals.delivered > 0 ? (cpuSeconds * 1e6) / totals.delivered : Number.NaN,
+    cpuSeconds,
+    busyByStage,
+    jobsWithObjects: readdirSync(directory).length,
+    peakRssMb: Math.round(peakRss / 2 ** 20),
+    restarts,
+    limits: { ledgerMaxJobs, maxBuffers, maxNewBuffersPerSecond },
+  };
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+} finally {
+  clearInterval(sampler);
+  rmSync(directory, { recursive: true, force: true });
+}
