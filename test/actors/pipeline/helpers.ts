@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
@@ -23,7 +23,8 @@ export function readObjects(directory: string): StoredObject[] {
       }
     }
   };
-  walk(directory);
+  // A job that got no event (all filtered, say) never made its directory: no objects.
+  if (existsSync(directory)) walk(directory);
   return out;
 }
 
