@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS } from '../actors/buftee/limits.js';
 import { defaultJobs } from '../actors/defaults.js';
 import { createPipeline } from '../actors/pipeline.js';
 import type { LoggerOptions } from '../runtime/logger.js';
-import { countLedger, DrillSampler, percentile, STAGE_IDS } from './sampler.js';
+import { countLedger, DrillSampler, percentile, positive, sleepUntil, STAGE_IDS } from './sampler.js';
 import type { DrillSecond, DrillSummary } from './types.js';
 
 export interface CutDrillOptions {
@@ -192,13 +192,4 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function positive(name: string, value: number): number {
-  if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  return value;
-}
-
-function sleepUntil(at: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
 }

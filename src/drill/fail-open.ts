@@ -17,7 +17,7 @@ import { LIMIT_NAMES, DEFAULT_LIMITS } from '../actors/buftee/limits.js';
 import { defaultJobs } from '../actors/defaults.js';
 import { createPipeline } from '../actors/pipeline.js';
 import type { LoggerOptions } from '../runtime/logger.js';
-import { countLedger, DrillSampler, percentile } from './sampler.js';
+import { countLedger, DrillSampler, percentile, positive, sleepUntil } from './sampler.js';
 import type { DrillPhase, DrillSecond, DrillSummary } from './types.js';
 
 export interface FailOpenDrillOptions {
@@ -149,13 +149,4 @@ export function recovery(seconds: readonly DrillSecond[], revertAt: number, jobs
     if (buffersBack && s.pressure === 'ok' && s.mode === 'configured' && s.ingestedPerSec >= 0.9 * steadyIntake) return s.t - revertAt;
   }
   return null;
-}
-
-function positive(name: string, value: number): number {
-  if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  return value;
-}
-
-function sleepUntil(at: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
 }

@@ -138,3 +138,14 @@ export function percentile(values: readonly number[], p: number): number {
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
+
+/** `value`, checked to be a positive integer (a drill option); a RangeError naming it otherwise. */
+export function positive(name: string, value: number): number {
+  if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+/** Resolves at `at` (performance.now() time), at once if that has passed. */
+export function sleepUntil(at: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
+}
