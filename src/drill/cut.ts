@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../actors/buftee/limits.js';
 import { defaultJobs } from '../actors/defaults.js';
 import { createPipeline } from '../actors/pipeline.js';
+import { Random } from '../actors/sources/prng.js';
 import type { LoggerOptions } from '../runtime/logger.js';
 import { countLedger, DrillSampler, percentile, positive, sleepUntil, STAGE_IDS } from './sampler.js';
 import type { DrillSecond, DrillSummary } from './types.js';
@@ -52,7 +53,8 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
   for (const stage of stages ?? []) if (!(STAGE_IDS as readonly string[]).includes(stage)) throw new RangeError(`unknown stage ${JSON.stringify(stage)}; stages: ${STAGE_IDS.join(', ')}`);
   const kills = stages?.length ?? Math.max(STAGE_IDS.length, positive('kills', options.kills ?? 10));
   if (durationSeconds < 8 + kills) throw new RangeError(`durationSeconds (${durationSeconds}) must be at least 8 + kills (${kills}): a second between kills, and time to drain`);
-  const random = mulberry32(options.seed ?? 20241114);
+  const rng = new Random(options.seed ?? 20241114);
+  const random = (): number => rng.next();
   const ownDirectory = options.directory === undefined;
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'seatbelt-cut-')));
   const jobs = defaultJobs({ zones, jobs: jobCount, directory, compression: 'none' }).map((job) => ({ ...job, max_upload_interval_seconds: 1 }));
@@ -181,15 +183,4 @@ function shuffle<T>(items: T[], random: () => number): T[] {
     [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
