@@ -6,6 +6,8 @@
 import type { JobConfig } from './job.js';
 import type { LedgerHandle } from './ledger.js';
 import type { GuardMode } from './logfwdr/config-guard.js';
+import { isCodecError, type BatchReader } from '../runtime/codec.js';
+import { NONE_SLOT, type LedgerView } from './ledger.js';
 
 export interface StageConfig {
   /** Increases with every accepted config. */
@@ -38,5 +40,22 @@ export class SlotTally {
       this.counts[slot] = 0;
     }
     this.touched.length = 0;
+  }
+}
+
+/**
+ * Resets `reader` on a stage's incoming batch; a batch that is not one is a single ledger entry
+ * (`malformed` under "-") and a warning, and the stage keeps serving. False when it was counted so.
+ */
+export function readBatchOrCount(reader: BatchReader, batch: Uint8Array, ledger: LedgerView, log: { warn(o: object, m: string): void }): boolean {
+  try {
+    reader.reset(batch);
+    return true;
+  } catch (error) {
+    if (!isCodecError(error)) throw error;
+    ledger.ingest(NONE_SLOT, 1);
+    ledger.drop(NONE_SLOT, 'malformed', 1);
+    log.warn({ err: error }, 'malformed batch dropped');
+    return false;
   }
 }

@@ -13,11 +13,11 @@
  */
 
 import { defineActor } from '../../runtime/actor.js';
-import { BatchReader, BatchWriter, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
+import { BatchReader, BatchWriter, Codec, type CodecStructures } from '../../runtime/codec.js';
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { TYPE_EVENTS, TYPE_SURPLUS } from '../messages.js';
-import { SlotTally, type StageConfig } from '../stage-config.js';
+import { readBatchOrCount, SlotTally, type StageConfig } from '../stage-config.js';
 import { PressureGauges } from '../buftee/pressure.js';
 import { RoutingTable } from './routing-table.js';
 
@@ -146,15 +146,8 @@ export const actor = defineActor<LogfwdrArgs, State>({
 
   async handle(batch, ctx, state) {
     const { reader, forward, surplus, tally, ledger, fair, shed } = state;
-    try {
-      reader.reset(batch);
-    } catch (error) {
-      if (!isCodecError(error)) throw error;
-      // A batch that is not one: a single ledger entry, and the stage keeps serving.
-      ledger.ingest(NONE_SLOT, 1);
-      ledger.drop(NONE_SLOT, 'malformed', 1);
+    if (!readBatchOrCount(reader, batch, ledger, ctx.log)) {
       state.counts.malformed++;
-      ctx.log.warn({ err: error }, 'malformed batch dropped');
       return;
     }
     const dataset = reader.dataset;

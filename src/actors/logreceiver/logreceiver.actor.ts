@@ -14,10 +14,10 @@
 
 import { defineActor } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor-ref.js';
-import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
+import { BatchReader, Codec, type CodecStructures } from '../../runtime/codec.js';
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
-import { SlotTally } from '../stage-config.js';
+import { readBatchOrCount, SlotTally } from '../stage-config.js';
 import { JOB_HEADER_BYTES, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
 import type { StageConfig } from '../stage-config.js';
 import { RoutingTable } from '../logfwdr/routing-table.js';
@@ -123,14 +123,8 @@ function flush(state: State, ref: ActorRef, all: boolean, maxDelayMs: number): P
 
 /** One record's effects, synchronously: placed in the demultiplexers, counted, then sends kicked off. */
 function take(batch: Uint8Array, ctx: { args: LogreceiverArgs; ref(t: string): ActorRef; log: { warn(o: object, m: string): void } }, state: State, type: number): void {
-  try {
-    state.reader.reset(batch);
-  } catch (error) {
-    if (!isCodecError(error)) throw error;
-    state.ledger.ingest(NONE_SLOT, 1);
-    state.ledger.drop(NONE_SLOT, 'malformed', 1);
+  if (!readBatchOrCount(state.reader, batch, state.ledger, ctx.log)) {
     state.counts.malformed++;
-    ctx.log.warn({ err: error }, 'malformed batch dropped');
     return;
   }
   const now = performance.now();
