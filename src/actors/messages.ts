@@ -6,6 +6,7 @@
  *   logfwdr → logreceiver   TYPE_EVENTS          the events to forward, configured ones
  *                           TYPE_SURPLUS         fail-open events for zones without a job (shed first)
  *   logreceiver → buftee    TYPE_JOB_BATCH       [JobHeader][batch]: one job's events
+ *                                                (JobHeader.offset: Logreceiver's batch id, unique in the process)
  *                           TYPE_ZONE_BATCH      [JobHeader][batch]: fail-open surplus of one zone
  *                                                (JobHeader.slot holds the zone id)
  *   buftee → logpush        TYPE_JOB_BATCH       [JobHeader][batch], JobHeader.offset = Buftee's offset

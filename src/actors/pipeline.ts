@@ -41,6 +41,8 @@ import { ledgerRefusals } from './sources/ingest-sink.js';
 import { TcpSource, type TcpSourceOptions } from './sources/tcp-source.js';
 import { PIPELINE_STRUCTURES } from './sources/structures.js';
 import type { StageConfig } from './stage-config.js';
+import { resolveNatsOptions, type NatsBufteeOptions, type ResolvedNatsOptions, type Role } from './buftee/nats/options.js';
+import { randomBytes } from 'node:crypto';
 
 export type ConfigSource =
   | { jobs: JobConfig[] }
@@ -72,6 +74,17 @@ export interface PipelineOptions {
   datasets?: readonly Dataset[];
   /** The stages' supervisor: restarts allowed per period before it gives up. Default 10 per 10 s. */
   supervision?: { intensity?: number; periodMs?: number };
+  /**
+   * Where Buftee's buffers live: in this process (`embedded`, the default) or in NATS JetStream
+   * (`nats`, with `nats` options). Nothing above or below Buftee knows which one runs.
+   */
+  backend?: 'embedded' | 'nats';
+  nats?: NatsBufteeOptions;
+  /**
+   * With the NATS backend, which stages this process runs: `all` (default), `edge` (sources,
+   * Logfwdr, Logreceiver, Buftee's publisher) or `push` (Buftee's consumer, Logpush).
+   */
+  role?: Role;
 }
 
 export type PipelineAlertName = AlertName | 'buftee_pressure';
@@ -117,12 +130,27 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   private provider: Provider | null = null;
   private writer: BatchWriter;
   private running = false;
+  /** This process in Buftee's message ids (NATS de-duplication): 64 random bits. */
+  readonly nonce = randomBytes(8).toString('hex');
   private ingesting: Promise<void> = Promise.resolve();
   private readonly tcpSources: TcpSource[];
   private readonly httpSource: HttpSource | null;
+  readonly role: Role;
+  private readonly nats: ResolvedNatsOptions | null;
 
   constructor(private readonly options: PipelineOptions) {
     super();
+    this.role = options.role ?? 'all';
+    if (options.backend === 'nats') {
+      if (options.nats === undefined) throw new Error('pipeline: backend nats needs nats options (servers)');
+      this.nats = resolveNatsOptions(options.nats);
+    } else {
+      if (this.role !== 'all') throw new Error(`pipeline: role ${this.role} needs backend nats (the embedded Buftee lives in one process)`);
+      this.nats = null;
+    }
+    if (this.role === 'push' && (options.generator !== undefined || (options.sources?.tcp?.length ?? 0) > 0 || options.sources?.http !== undefined)) {
+      throw new Error('pipeline: a push process has no sources (they belong to an edge process)');
+    }
     this.ledger = Ledger.create({ maxJobs: options.maxJobs ?? 100_000 });
     const log = options.log ?? options.supervisor?.log ?? {};
     this.log = createLogger({ component: 'pipeline' }, { level: log.level ?? 'info', destination: log.destination ?? 2 });
@@ -217,12 +245,27 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     // Logpush's HELLO nonce, for a Buftee that starts after its predecessor read the HELLO (messages.ts).
     const link = SharedGauges.create(LINK_GAUGES).buffer;
     const gen = this.options.generator;
-    const children: Record<string, unknown>[] = [
-      { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes: 8 << 20, args: { acks, link, structures, config, destinations: this.options.destinations } },
-      { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes: 8 << 20, args: { target: 'logpush', acks, link, config, buftee: this.options.buftee, pressure: this.pressureBuffer } },
-      { id: 'logreceiver', type: 'worker', module: new URL('./logreceiver/logreceiver.actor.ts', import.meta.url), sendsTo: ['buftee'], mailboxBytes: 8 << 20, args: { target: 'buftee', structures, config } },
-      { id: 'logfwdr', type: 'worker', module: new URL('./logfwdr/logfwdr.actor.ts', import.meta.url), sendsTo: ['logreceiver'], mailboxBytes: 8 << 20, args: { target: 'logreceiver', structures, config, pressure: this.pressureBuffer } },
-    ];
+    const mailboxBytes = 8 << 20;
+    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations } };
+    const pushes = this.role !== 'edge';
+    const buftee =
+      this.nats === null
+        ? { id: 'buftee', type: 'worker', module: new URL('./buftee/buftee.actor.ts', import.meta.url), sendsTo: ['logpush'], mailboxBytes, args: { target: 'logpush', acks, link, config, buftee: this.options.buftee, pressure: this.pressureBuffer } }
+        : {
+            id: 'buftee',
+            type: 'worker',
+            module: new URL('./buftee/nats/nats-buftee.actor.ts', import.meta.url),
+            sendsTo: pushes ? ['logpush'] : [],
+            mailboxBytes,
+            args: { role: this.role, nats: this.nats, nonce: this.nonce, config, buftee: this.options.buftee, pressure: this.pressureBuffer, ...(pushes ? { target: 'logpush', acks, link } : {}) },
+          };
+    const children: Record<string, unknown>[] = [...(pushes ? [logpush] : []), buftee];
+    if (this.role !== 'push') {
+      children.push(
+        { id: 'logreceiver', type: 'worker', module: new URL('./logreceiver/logreceiver.actor.ts', import.meta.url), sendsTo: ['buftee'], mailboxBytes, args: { target: 'buftee', structures, config } },
+        { id: 'logfwdr', type: 'worker', module: new URL('./logfwdr/logfwdr.actor.ts', import.meta.url), sendsTo: ['logreceiver'], mailboxBytes, args: { target: 'logreceiver', structures, config, pressure: this.pressureBuffer } },
+      );
+    }
     if (gen !== undefined) {
       const { ratePerSecond, limit, batchEvents, ...generator } = gen;
       children.push({
@@ -404,12 +447,15 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     this.provider?.stop();
     const tree = this.supervisor;
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 60_000);
-    for (const id of ['source', 'logfwdr', 'logreceiver']) {
+    // An edge process drains Buftee too: its publisher's mailbox, into JetStream.
+    for (const id of this.role === 'edge' ? ['source', 'logfwdr', 'logreceiver', 'buftee'] : ['source', 'logfwdr', 'logreceiver']) {
       await tree.find(id)?.control.drain(Math.max(1000, deadline - Date.now())).catch(() => {});
     }
     // The fail-open surplus Buftee holds has no reader: outside fail-open it is deleted (and
-    // counted `unconfigured`), so the drain below waits only for what has a destination.
-    await tree.find('buftee')?.control.reconfigure({ ...this.stageConfig(), mode: 'configured' }, 10_000).catch(() => {});
+    // counted `unconfigured`), so the drain below waits only for what has a destination. A push
+    // process stops fetching: what is still in the streams waits there for the next one.
+    const last = { ...this.stageConfig(), mode: 'configured', ...(this.role === 'push' ? { pull: false } : {}) };
+    await tree.find('buftee')?.control.reconfigure(last, 10_000).catch(() => {});
     // Buftee keeps sending and Logpush keeps delivering; Logpush's drain seals open objects.
     const logpush = tree.find('logpush');
     while (this.inFlight() > 0 && Date.now() < deadline) {

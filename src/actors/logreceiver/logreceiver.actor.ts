@@ -18,7 +18,7 @@ import { BatchReader, Codec, type CodecStructures } from '../../runtime/codec.js
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { readBatchOrCount, SlotTally } from '../stage-config.js';
-import { JOB_HEADER_BYTES, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
+import { JOB_HEADER_BYTES, OFFSET_LIFE, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
 import type { StageConfig } from '../stage-config.js';
 import { RoutingTable } from '../logfwdr/routing-table.js';
 import { Demultiplexer, type DemuxOptions, type ReadyBatch } from './demux.js';
@@ -52,6 +52,11 @@ interface State {
   /** Surplus events placed by the record being handled (held under "-"). */
   placedSurplus: number;
   counts: { batchesOut: number; events: number; unrouted: number; malformed: number };
+  /**
+   * Each batch's id in JobHeader.offset: this life's base (restartCount × OFFSET_LIFE) plus a
+   * count, unique in the process. Buftee on NATS makes it the message id (de-duplication).
+   */
+  batchId: number;
 }
 
 const NONE: readonly number[] = Object.freeze([]);
@@ -89,7 +94,7 @@ async function sendReady(ref: ActorRef, demux: Demultiplexer, type: number, head
   for (const r of ready) {
     header.slot = r.slot;
     header.events = r.events;
-    header.offset = 0;
+    header.offset = ++state.batchId;
     const length = JOB_HEADER_BYTES + r.bytes.length;
     let claim = ref.tryClaim(length, type);
     while (claim === null) {
@@ -168,6 +173,7 @@ export const actor = defineActor<LogreceiverArgs, State>({
       placed: new SlotTally(ledger.maxJobs + 1),
       placedSurplus: 0,
       counts: { batchesOut: 0, events: 0, unrouted: 0, malformed: 0 },
+      batchId: ctx.restartCount * OFFSET_LIFE,
     };
     state.jobs = new Demultiplexer(codec, (dataset, key) => slotsFor(state, dataset, key), ctx.args.demux, state.placed);
     // What a crashed predecessor held died with it: counted, to the event.
