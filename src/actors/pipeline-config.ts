@@ -9,8 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { DATASETS, type JobConfig } from './job.js';
+import { DATASETS, NAME_PATTERN, type JobConfig } from './job.js';
 import { LIMIT_NAMES } from './buftee/limits.js';
+import { ROLES } from './buftee/nats/options.js';
 import { CONFIG_LIMITS, decodeConfigText, jobSchema } from './logfwdr/config-schema.js';
 import { FAILURE_POLICIES } from './logfwdr/guard-types.js';
 import { ConfigError, type ConfigIssue } from './logfwdr/errors.js';
@@ -25,6 +26,7 @@ const port = int(0, 65_535, 'a TCP port; 0 picks a free one');
 const host = z.string({ error: 'a host name or address' }).min(1, { error: 'a host name or address' });
 const path = z.string({ error: 'a file path' }).min(1, { error: 'a file path' });
 const dataset = z.enum(DATASETS);
+const name = z.string().regex(NAME_PATTERN, { error: "a name of letters, digits, '_' and '-' (at most 64)" });
 
 const schema = strict('a pipeline config', {
   datasets: z.array(dataset, { error: 'an array of datasets' }).min(1, { error: 'an array of at least 1 dataset' }).default([...DATASETS]),
@@ -72,7 +74,27 @@ const schema = strict('a pipeline config', {
     limits: strict('buftee.limits', Object.fromEntries(LIMIT_NAMES.map((name) => [name, int(1, Number.MAX_SAFE_INTEGER, name).optional()]))).optional(),
     softLevel: z.number({ error: 'a fraction above 0, at most 1' }).gt(0).max(1).optional(),
     unsafe: strict('buftee.unsafe', { unlimited: z.array(z.enum(LIMIT_NAMES)).optional() }).optional(),
+    backend: z.enum(['embedded', 'nats']).default('embedded'),
+    nats: strict('buftee.nats', {
+      servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, { error: 'a URL like nats://127.0.0.1:4222' }), { error: 'an array of server URLs' }).min(1, { error: 'at least one server URL' }).max(16),
+      prefix: name.optional(),
+      replicas: z.union([z.literal(1), z.literal(3), z.literal(5)], { error: '1, 3 or 5 replicas' }).optional(),
+      consumers: z.array(name, { error: 'an array of consumer names' }).min(1).max(16).optional(),
+      consumer: name.optional(),
+      maxMsgsPerSubject: int(1, 1_000_000, 'messages').optional(),
+      maxMsgs: int(1, Number.MAX_SAFE_INTEGER, 'messages').optional(),
+      maxMsgBytes: int(1024, 64 << 20, 'bytes').optional(),
+      maxAckPending: int(1, 1_000_000, 'messages').optional(),
+      ackWaitMs: int(1000, 3_600_000, 'ms').optional(),
+      maxPendingBytes: int(1 << 20, Number.MAX_SAFE_INTEGER, 'bytes').optional(),
+      fetchBatch: int(1, 10_000, 'messages').optional(),
+      publishTimeoutMs: int(100, 86_400_000, 'ms').optional(),
+      requestTimeoutMs: int(100, 600_000, 'ms').optional(),
+      duplicateWindowMs: int(1000, 86_400_000, 'ms').optional(),
+      stateEveryMs: int(100, 60_000, 'ms').optional(),
+    }).optional(),
   }).optional(),
+  role: z.enum(ROLES).default('all'),
   supervision: strict('supervision', {
     intensity: int(1, 10_000, 'restarts').optional(),
     periodMs: int(100, 86_400_000, 'ms').optional(),
@@ -82,6 +104,13 @@ const schema = strict('a pipeline config', {
   drainTimeoutMs: int(1000, 600_000, 'ms').default(60_000),
   maxJobs: int(1, 1_000_000, 'job slots').default(100_000),
 }).superRefine((config, ctx) => {
+  const backend = config.buftee?.backend ?? 'embedded';
+  if (backend === 'nats' && config.buftee?.nats === undefined) ctx.addIssue({ code: 'custom', path: ['buftee', 'nats'], input: undefined, message: 'the NATS servers when buftee.backend is nats ({ servers: [nats://host:4222] })' });
+  if (backend === 'embedded' && config.buftee?.nats !== undefined) ctx.addIssue({ code: 'custom', path: ['buftee', 'backend'], input: backend, message: 'buftee.backend: nats when buftee.nats is given' });
+  if (config.role !== 'all' && backend !== 'nats') ctx.addIssue({ code: 'custom', path: ['role'], input: config.role, message: 'role all unless buftee.backend is nats (edge and push processes share NATS JetStream)' });
+  if (config.role === 'push' && (config.sources.generator !== undefined || config.sources.tcp !== undefined || config.sources.http !== undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['sources'], input: config.sources, message: 'no sources in a push process (sources belong to an edge process)' });
+  }
   if ((config.jobs === undefined) === (config.jobsFrom === undefined)) {
     ctx.addIssue({ code: 'custom', path: [], input: config, message: 'a config with exactly one of jobs (the jobs themselves) and jobsFrom (a file or URL that provides them)' });
   }
@@ -151,6 +180,11 @@ export function resolveJobs(jobs: readonly JobConfig[], base: string): JobConfig
   );
 }
 
+function bufteeOptionsOf(buftee: NonNullable<PipelineConfig['buftee']>): Pick<PipelineOptions, 'buftee' | 'backend' | 'nats'> {
+  const { backend, nats, ...limits } = buftee;
+  return { buftee: limits as PipelineOptions['buftee'], backend, ...(nats === undefined ? {} : { nats }) };
+}
+
 /** What `createPipeline` takes for a parsed config read from `file`. */
 export function pipelineOptionsOf(config: PipelineConfig, file: string): PipelineOptions & { metrics?: { port: number; host: string }; logFile?: string } {
   const base = dirname(resolve(file));
@@ -172,7 +206,8 @@ export function pipelineOptionsOf(config: PipelineConfig, file: string): Pipelin
     ...(config.guard === undefined ? {} : { guard: config.guard }),
     ...(gen === undefined ? {} : { generator: { zones: gen.zones, seed: gen.seed ?? 1, ...(gen.ratePerSecond === undefined ? {} : { ratePerSecond: gen.ratePerSecond }), ...(gen.zipfExponent === undefined ? {} : { zipfExponent: gen.zipfExponent }) } }),
     sources: { ...(config.sources.tcp === undefined ? {} : { tcp: config.sources.tcp }), ...(config.sources.http === undefined ? {} : { http: config.sources.http }) },
-    ...(config.buftee === undefined ? {} : { buftee: config.buftee as PipelineOptions['buftee'] }),
+    ...(config.buftee === undefined ? { backend: 'embedded' as const } : bufteeOptionsOf(config.buftee)),
+    role: config.role,
     ...(config.supervision === undefined ? {} : { supervision: config.supervision }),
     supervisor: { log },
     log,

@@ -28,6 +28,7 @@ cut: kills stage workers at random under load, each stage at least once.
   --safety-rss-mb N    unbuckled: stop past this RSS (default 4096)
   --safety-buffers N   unbuckled: stop past this many buffers (default 10 x max-buffers)
   --kills N            cut: workers to kill (default 10; each stage at least once)
+  --nats URL[,URL]     fail-open: Buftee on NATS JetStream at these servers (buffers are subjects)
   --json               print one JSON object on stdout (the table goes to stderr)
   --report FILE.html   write a self-contained HTML report with charts
 
@@ -60,6 +61,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       'safety-rss-mb': { type: 'string' },
       'safety-buffers': { type: 'string' },
       kills: { type: 'string' },
+      nats: { type: 'string' },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -79,6 +81,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   };
   if (values.report !== undefined && !values.report.endsWith('.html')) throw new RangeError(`--report must name an .html file, got ${JSON.stringify(values.report)}`);
   if (which === 'cut' && values.unbuckled) throw new RangeError('--unbuckled applies to the fail-open drill only');
+  if (which === 'cut' && values.nats !== undefined) throw new RangeError('--nats applies to the fail-open drill only');
   const out = values.json ? process.stderr : process.stdout;
   const table = new ProgressTable(out);
   const common = {
@@ -98,6 +101,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
           steadySeconds: int('steady-seconds'),
           blankSeconds: int('blank-seconds'),
           unbuckled: values.unbuckled,
+          ...(values.nats === undefined ? {} : { nats: { servers: values.nats.split(',') } }),
           safety: { rssMb: int('safety-rss-mb'), buffers: int('safety-buffers') },
         })
       : await runCutDrill({ ...common, kills: int('kills') });

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { LIMIT_NAMES, DEFAULT_LIMITS } from '../actors/buftee/limits.js';
 import { defaultJobs } from '../actors/defaults.js';
 import { createPipeline } from '../actors/pipeline.js';
+import type { NatsBufteeOptions } from '../actors/buftee/nats/options.js';
 import type { LoggerOptions } from '../runtime/logger.js';
 import { countLedger, DrillSampler, percentile, positive, sleepUntil } from './sampler.js';
 import type { DrillPhase, DrillSecond, DrillSummary } from './types.js';
@@ -45,6 +46,8 @@ export interface FailOpenDrillOptions {
   /** Called with every second's sample as it is taken. */
   onSecond?: (second: DrillSecond) => void;
   log?: LoggerOptions;
+  /** Buftee on NATS JetStream (these servers) instead of in the process: buffers are subjects. */
+  nats?: NatsBufteeOptions;
 }
 
 export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Promise<DrillSummary> {
@@ -79,6 +82,7 @@ export async function runFailOpenDrill(options: FailOpenDrillOptions = {}): Prom
     maxJobs: jobCount + 16,
     buftee: unbuckled ? { unsafe: { unlimited: [...LIMIT_NAMES] } } : { limits: { maxBuffers, maxBuffersPerPrefix: maxBuffers } },
     drainTimeoutMs: 30_000,
+    ...(options.nats === undefined ? {} : { backend: 'nats' as const, nats: { prefix: `drill${Date.now().toString(36)}`, ...options.nats } }),
     ...(options.log === undefined ? { supervisor: { log: { level: 'warn' } } } : { log: options.log, supervisor: { log: options.log } }),
   });
   let sampler: DrillSampler | null = null;

@@ -173,8 +173,14 @@ interface State {
     pullErrors: number;
     restarts: number;
   };
-  lastLogAt: number;
+  lastLogAt: Map<string, number>;
   log: Ctx['log'];
+  /**
+   * Closed from a disconnect until, reconnected, every job stream's consumers answer again:
+   * an interest stream keeps a message only for consumers it knows, and a restarted server that
+   * takes publishes before it has restored its consumers drops them (seen with 2.9.10).
+   */
+  gate: Promise<void> | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -188,7 +194,8 @@ export function classify(error: unknown): Refusal {
   const text = `${String(e?.message ?? '')} ${String(e?.code ?? '')} ${String(e?.name ?? '')}`.toLowerCase();
   if (text.includes('maximum messages per subject exceeded') || text.includes('10077')) return 'subject_full';
   if (text.includes('maximum bytes exceeded') || text.includes('maximum messages exceeded') || text.includes('insufficient resources') || text.includes('10047') || text.includes('10023')) return 'stream_full';
-  if (/no responders|timeout|timed out|503|no leader|disconnect|closed|connection|reconnect|unavailable|not ready/.test(text)) return 'unavailable';
+  // A restarting server answers for a moment without its streams or without JetStream.
+  if (/no responders|timeout|timed out|503|no leader|disconnect|closed|connection|reconnect|unavailable|not ready|stream not found|no stream matches|jetstream (is )?not (enabled|available)|10059|10039/.test(text)) return 'unavailable';
   return 'other';
 }
 
@@ -211,8 +218,10 @@ function streamConfig(args: NatsBufteeArgs, limits: State['limits'], dataset: st
     const ttl = Number.isFinite(limits.limits.idleTtlMs) ? limits.limits.idleTtlMs : 5 * 60_000;
     return { ...common, name: surplusStream(n.prefix), subjects: [`${n.prefix}._surplus.>`], retention: RetentionPolicy.Limits, max_age: nanos(ttl), max_consumers: 1 };
   }
-  // Interest: a message stays until every consumer (the tee) acked it, and only until then.
-  return { ...common, name: jobStream(n.prefix, dataset), subjects: [`${n.prefix}.${dataset}.>`], retention: RetentionPolicy.Interest, max_consumers: Math.max(n.consumers.length, limits.maxConsumersPerBuffer) };
+  // One consumer: a work queue (a message stays until acked). Several (the tee): interest (until
+  // every consumer acked it).
+  const retention = n.consumers.length === 1 ? RetentionPolicy.Workqueue : RetentionPolicy.Interest;
+  return { ...common, name: jobStream(n.prefix, dataset), subjects: [`${n.prefix}.${dataset}.>`], retention, max_consumers: Math.max(n.consumers.length, limits.maxConsumersPerBuffer) };
 }
 
 async function ensureStream(state: State, dataset: string | null): Promise<void> {
@@ -297,11 +306,11 @@ function apply(state: State, config: StageConfig): void {
   if (state.isReady) void ensureAll(state).catch((error) => warn(state, null, error, 'could not create a stream or consumer'));
 }
 
-function warn(state: State, _ctx: Ctx | null, error: unknown, what: string): void {
+function warn(state: State, _ctx: Ctx | null, error: unknown, what: string, kind = 'retry'): void {
   const now = performance.now();
-  // One line a second at most: a long outage is not a log flood.
-  if (now - state.lastLogAt < 1000) return;
-  state.lastLogAt = now;
+  // One line a second of each kind at most: a long outage is not a log flood.
+  if (now - (state.lastLogAt.get(kind) ?? -Infinity) < 1000) return;
+  state.lastLogAt.set(kind, now);
   state.log.warn({ err: String((error as Error)?.message ?? error) }, `buftee (nats): ${what}`);
 }
 
@@ -314,7 +323,8 @@ async function publish(state: State, ctx: Ctx, subject: string, data: Uint8Array
   for (;;) {
     let refusal: Refusal;
     try {
-      if (!state.isReady) throw new Error('JetStream not ready');
+      if (state.gate !== null) await Promise.race([state.gate, sleep(n.requestTimeoutMs)]);
+      if (!state.isReady || state.gate !== null) throw new Error('JetStream not ready (reconnecting)');
       const ack = await state.js!.publish(subject, data, { msgID, timeout: n.requestTimeoutMs });
       state.counts.published++;
       if (ack.duplicate) state.counts.duplicates++;
@@ -339,7 +349,7 @@ async function publish(state: State, ctx: Ctx, subject: string, data: Uint8Array
         if (state.unavailableSince === 0) state.unavailableSince = now;
         if (waited >= n.publishTimeoutMs) return drop(state, slot, 'buffer_limit', events);
       } else {
-        warn(state, ctx, error, `publish to ${subject} refused; ${events} events dropped`);
+        warn(state, ctx, error, `publish to ${subject} refused; ${events} events dropped (buffer_limit)`, 'drop');
         return drop(state, slot, 'buffer_limit', events);
       }
       if (refusal === 'unavailable') warn(state, ctx, error, `JetStream unavailable; retrying (waited ${Math.round(waited)} ms)`);
@@ -388,6 +398,24 @@ async function refreshState(state: State): Promise<void> {
     messages += info.state.messages;
   }
   state.streamState = { subjects, bytes, messages, at: performance.now() };
+}
+
+/** After a reconnect: every stream and consumer is there again (re-created if the server lost them). */
+async function reverify(state: State): Promise<void> {
+  for (;;) {
+    try {
+      const datasets = [...state.ensured];
+      state.ensured.clear();
+      for (const d of datasets) {
+        await ensureStream(state, d === '' ? null : d);
+        state.ensured.add(d);
+      }
+      return;
+    } catch (error) {
+      warn(state, null, error, 'JetStream not ready after a reconnect; retrying');
+      await sleep(200);
+    }
+  }
 }
 
 // ---- the consumer side ------------------------------------------------------------------------
@@ -452,18 +480,29 @@ function take(state: State, stream: string, m: JsMsg): void {
   state.ready_.add(job.id);
 }
 
-/** Acks with JetStream's confirmation; retried from the loop until confirmed. */
+const ACK = new TextEncoder().encode('+ACK');
+/** The message's ack subject (JsMsg has it at run time; its type leaves it out). */
+const replyOf = (m: JsMsg): string => (m as unknown as { reply?: string }).reply ?? '';
+
+/**
+ * Acks with JetStream's confirmation, retried from the loop until confirmed. Not JsMsg.ackAck: a
+ * JsMsg acks once, and an ack lost to a reconnect must be sent again; JetStream answers an ack
+ * of a message it no longer holds too, so a repeat is harmless.
+ */
 function ackMessage(state: State, p: Pending, again = false): void {
   if (p.acking && !again) return;
   p.acking = true;
   state.pending.set(p.key, p);
-  p.msg
-    .ackAck({ timeout: state.args.nats.requestTimeoutMs })
-    .then((ok) => {
-      if (ok) finish(state, p);
-      else retryAck(state, p);
-    })
-    .catch(() => retryAck(state, p));
+  const nc = state.nc;
+  const reply = replyOf(p.msg);
+  if (nc === null || reply === '') {
+    retryAck(state, p);
+    return;
+  }
+  nc.request(reply, ACK, { timeout: state.args.nats.requestTimeoutMs }).then(
+    () => finish(state, p),
+    () => retryAck(state, p),
+  );
 }
 
 function retryAck(state: State, p: Pending): void {
@@ -573,8 +612,9 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       fullUntil: 0,
       unavailableSince: 0,
       counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, restarts: 0 },
-      lastLogAt: 0,
+      lastLogAt: new Map(),
       log: ctx.log,
+      gate: null,
     };
     const hello = (nonce: number): void => {
       if (nonce === 0 || nonce === state.lastHello) return;
@@ -632,12 +672,19 @@ export const actor = defineActor<NatsBufteeArgs, State>({
         }
       }
       markReady();
+      let reopen: () => void = () => {};
       void (async () => {
         for await (const s of nc.status()) {
           if (s.type === 'disconnect') {
+            if (state.gate === null) state.gate = new Promise<void>((resolve) => (reopen = resolve));
             if (state.unavailableSince === 0) state.unavailableSince = performance.now();
             ctx.log.warn({ server: (s as { server?: string }).server }, 'buftee (nats): disconnected; reconnecting');
           } else if (s.type === 'reconnect') {
+            state.unavailableSince = 0;
+            void reverify(state).then(() => {
+              state.gate = null;
+              reopen();
+            });
             ctx.log.info({ server: (s as { server?: string }).server }, 'buftee (nats): reconnected');
           }
         }
