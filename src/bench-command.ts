@@ -17,9 +17,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './runtime/worker-module.js';
 
-export const BENCHES = ['transport', 'actors', 'codec', 'pipeline', 'scale'] as const;
+export const BENCHES = ['transport', 'actors', 'codec', 'pipeline', 'scale', 'nats'] as const;
 export type BenchName = (typeof BENCHES)[number];
-/** With no bench named: all of them (the issue's transport, actors, pipeline and scale, and codec). */
+/** With no bench named: all of them (transport, actors, codec, pipeline, scale and nats). */
 export const DEFAULT_BENCHES: readonly BenchName[] = BENCHES;
 
 export const BENCH_USAGE = `usage: seatbelt bench [${BENCHES.join('|')} ...] [--quick]
@@ -404,7 +404,19 @@ function scaleFigures(data: unknown): SummaryFigure[] {
   return out;
 }
 
+/** nats.json (bench/nats/run.ts): rows of { backend, eventsPerSec, lost }, r1VsEmbedded, r3VsEmbedded. */
+function natsFigures(data: unknown): SummaryFigure[] {
+  if (!isObject(data)) throw new Error('expected an object');
+  const rows = Array.isArray(data.rows) ? data.rows.filter(isObject) : [];
+  const out = rows.map((r) => figure(`events/s, ${String(r.backend)}`, num(r.eventsPerSec), 'events/s'));
+  out.push(figure('NATS R1 vs embedded', num(data.r1VsEmbedded), 'x', '>= 0.5x', (v) => v >= 0.5));
+  out.push(figure('NATS R3 vs embedded', num(data.r3VsEmbedded), 'x'));
+  out.push(figure('events lost, all runs', rows.reduce((sum, r) => sum + (num(r.lost) ?? 0), 0), 'events'));
+  return out;
+}
+
 const EXTRACTORS: Record<BenchName, (data: unknown) => SummaryFigure[]> = {
+  nats: natsFigures,
   transport: transportFigures,
   actors: actorsFigures,
   codec: codecFigures,

@@ -1,5 +1,8 @@
 /** Runs role.ts as a child process and reads its JSON lines (the NATS benchmark and tests). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { workerModuleUrl } from '../../src/runtime/worker-module.js';
@@ -27,7 +30,11 @@ export interface RoleProcess {
 }
 
 export function startRole(args: object): RoleProcess {
-  const child = spawn(process.execPath, [SCRIPT, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // The arguments go in a file: a thousand jobs do not fit a command line.
+  const file = join(mkdtempSync(join(tmpdir(), 'seatbelt-role-')), 'args.json');
+  writeFileSync(file, JSON.stringify(args));
+  const child = spawn(process.execPath, [SCRIPT, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.on('exit', () => rmSync(dirname(file), { recursive: true, force: true }));
   let latest: ReturnType<RoleProcess['latest']> = null;
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {

@@ -3,11 +3,12 @@
  * (generator, Logfwdr, Logreceiver, Buftee's publisher), `push` (Buftee's consumer, Logpush), or
  * `all` (every stage; with `backend: embedded`, the in-process Buftee).
  *
- * argv[2]: JSON { role, backend?, servers, prefix, jobs, events?, replicas?, ratePerSecond?, generator? }.
+ * argv[2]: a JSON file of { role, backend?, servers, prefix, jobs, events?, replicas?, ratePerSecond?, generator? }.
  * stdout, one JSON line each: { ready } once started; { stats } every 250 ms; { final } after stop.
  * An edge process stops by itself once its generator sent everything and nothing is in flight;
  * any process stops on the line `stop` on stdin.
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPipeline } from '../../src/actors/pipeline.js';
 import type { JobConfig } from '../../src/actors/job.js';
@@ -26,7 +27,7 @@ interface Args {
   ratePerSecond?: number;
 }
 
-const args = JSON.parse(process.argv[2]!) as Args;
+const args = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Args;
 const say = (o: object): boolean => process.stdout.write(`${JSON.stringify(o)}\n`);
 const pipeline = createPipeline({
   config: { jobs: args.jobs },
@@ -45,8 +46,9 @@ async function stop(): Promise<void> {
   stopping = true;
   const stats = await pipeline.stats();
   const clean = await pipeline.stop();
-  say({ final: { clean, ledger: pipeline.ledger.snapshot(), totals: pipeline.ledger.totals(), balanced: pipeline.ledger.balanced(), produced: stats.stages.source?.produced ?? null, buftee: stats.stages.buftee } });
-  process.exit(0);
+  const final = { clean, ledger: pipeline.ledger.snapshot(), totals: pipeline.ledger.totals(), balanced: pipeline.ledger.balanced(), produced: stats.stages.source?.produced ?? null, buftee: stats.stages.buftee };
+  // Exits once the (long) line is written: a pipe takes it in pieces.
+  process.stdout.write(`${JSON.stringify({ final })}\n`, () => process.exit(0));
 }
 
 createInterface({ input: process.stdin }).on('line', (line) => {

@@ -278,12 +278,12 @@ function apply(state: State, config: StageConfig): void {
   const keep = new Set(enabled.map((j) => j.id));
   for (const [id, job] of state.byId) {
     if (keep.has(id)) continue;
-    // Batches fetched for a removed job: acked and counted, as the embedded Buftee deletes its buffer.
-    const unsent = job.queue.slice(job.sent);
-    for (const p of unsent) {
-      state.ledger.drop(job.slot, 'unconfigured', p.events);
+    // A removed job's messages are acked: those sent are Logpush's to count (it no longer runs the
+    // job), the rest are counted here, as the embedded Buftee deletes its buffer.
+    job.queue.forEach((p, i) => {
+      if (i >= job.sent) state.ledger.drop(job.slot, 'unconfigured', p.events);
       ackMessage(state, p);
-    }
+    });
     state.byId.delete(id);
     state.bySlot.delete(job.slot);
     state.ready_.delete(id);
