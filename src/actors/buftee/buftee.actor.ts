@@ -30,11 +30,9 @@ import {
   LINK_BUFTEE_LIFE,
   LINK_HELLO_NONCE,
   OFFSET_LIFE,
-  RESYNC_BYTES,
   TYPE_ACK,
   TYPE_HELLO,
   TYPE_JOB_BATCH,
-  TYPE_RESYNC,
   TYPE_ZONE_BATCH,
   readAck,
   readJobHeader,
@@ -48,6 +46,7 @@ import type { BufteeOptions } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
 import type { AppendResult } from './results.js';
 import { PressureGauges } from './pressure.js';
+import { sendResyncs } from './resync.js';
 import { SharedGauges } from '../../native/shared-gauges.js';
 
 export const CONSUMER = 'logpush';
@@ -168,15 +167,7 @@ function send(state: State, ref: ActorRef, job: Job, batch: BufferedBatch): bool
 function pump(state: State, ref: ActorRef): number {
   let sent = 0;
   // Logpush learns where this Buftee's batches start before it gets one.
-  while (state.resyncs.length > 0) {
-    const claim = ref.tryClaim(RESYNC_BYTES, TYPE_RESYNC);
-    if (claim === null) return 0;
-    const view = new DataView(claim.bytes.buffer, claim.bytes.byteOffset + claim.offset, RESYNC_BYTES);
-    view.setUint32(0, state.resyncs[0]!, true);
-    view.setUint32(4, state.base / OFFSET_LIFE, true);
-    ref.commit();
-    state.resyncs.shift();
-  }
+  if (!sendResyncs(ref, state.resyncs, state.base / OFFSET_LIFE)) return 0;
   // A batch read when the mailbox was full goes first (reading moved the job's cursor past it).
   const stash = state.stash;
   if (stash !== null) {

@@ -57,11 +57,9 @@ import {
   LINK_BUFTEE_LIFE,
   LINK_HELLO_NONCE,
   OFFSET_LIFE,
-  RESYNC_BYTES,
   TYPE_ACK,
   TYPE_HELLO,
   TYPE_JOB_BATCH,
-  TYPE_RESYNC,
   TYPE_ZONE_BATCH,
   readAck,
   readJobHeader,
@@ -73,6 +71,7 @@ import type { DropReason } from '../../job.js';
 import type { StageConfig } from '../../stage-config.js';
 import { level as levelOf, resolveOptions, worst, type BufteeOptions, type OverflowPolicy, type Pressure } from '../limits.js';
 import { PressureGauges } from '../pressure.js';
+import { sendResyncs } from '../resync.js';
 import { TokenBucket } from '../token-bucket.js';
 import { jobStream, jobSubject, surplusStream, surplusSubject, type ResolvedNatsOptions, type Role } from './options.js';
 
@@ -518,15 +517,7 @@ function finish(state: State, p: Pending): void {
 
 /** Sends waiting batches to Logpush, one per ready job in turn, until its mailbox is full. */
 function pump(state: State, ref: ActorRef): number {
-  while (state.resyncs.length > 0) {
-    const claim = ref.tryClaim(RESYNC_BYTES, TYPE_RESYNC);
-    if (claim === null) return 0;
-    const view = new DataView(claim.bytes.buffer, claim.bytes.byteOffset + claim.offset, RESYNC_BYTES);
-    view.setUint32(0, state.resyncs[0]!, true);
-    view.setUint32(4, state.base / OFFSET_LIFE, true);
-    ref.commit();
-    state.resyncs.shift();
-  }
+  if (!sendResyncs(ref, state.resyncs, state.base / OFFSET_LIFE)) return 0;
   const window = state.args.windowBytes ?? 8 << 20;
   let sent = 0;
   for (const id of state.ready_) {
