@@ -91,6 +91,7 @@ const schema = strict('a pipeline config', {
       publishTimeoutMs: int(100, 86_400_000, 'ms').optional(),
       requestTimeoutMs: int(100, 600_000, 'ms').optional(),
       duplicateWindowMs: int(1000, 86_400_000, 'ms').optional(),
+      maxInFlightPublishes: int(1, 4096, 'publishes').optional(),
       stateEveryMs: int(100, 60_000, 'ms').optional(),
     }).optional(),
   }).optional(),

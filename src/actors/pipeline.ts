@@ -41,6 +41,7 @@ import { ledgerRefusals } from './sources/ingest-sink.js';
 import { TcpSource, type TcpSourceOptions } from './sources/tcp-source.js';
 import { PIPELINE_STRUCTURES } from './sources/structures.js';
 import type { StageConfig } from './stage-config.js';
+import { createInFlight } from './buftee/nats/in-flight.js';
 import { resolveNatsOptions, type NatsBufteeOptions, type ResolvedNatsOptions, type Role } from './buftee/nats/options.js';
 import { randomBytes } from 'node:crypto';
 
@@ -257,7 +258,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
             module: new URL('./buftee/nats/nats-buftee.actor.ts', import.meta.url),
             sendsTo: pushes ? ['logpush'] : [],
             mailboxBytes,
-            args: { role: this.role, nats: this.nats, nonce: this.nonce, config, buftee: this.options.buftee, pressure: this.pressureBuffer, ...(pushes ? { target: 'logpush', acks, link } : {}) },
+            args: { role: this.role, nats: this.nats, nonce: this.nonce, config, buftee: this.options.buftee, pressure: this.pressureBuffer, inFlight: createInFlight(this.nats.maxInFlightPublishes), ...(pushes ? { target: 'logpush', acks, link } : {}) },
           };
     const children: Record<string, unknown>[] = [...(pushes ? [logpush] : []), buftee];
     if (this.role !== 'push') {

@@ -8,10 +8,11 @@
  * consumes (a process of Logpush), `all` does both in one process.
  *
  * Publishing: one message per job batch, the ring record as it came (JobHeader + msgpack batch:
- * nothing re-encoded), with the message id `<process nonce>.<Logreceiver's batch id>`. handle()
- * returns when JetStream acknowledged the batch, so at most one publish is unacknowledged and a
- * batch whose thread crashed mid-publish is published again from the ring with the same id:
- * JetStream's de-duplication keeps one copy. JetStream's refusals become the embedded Buftee's
+ * nothing re-encoded), with the message id `<process nonce>.<Logreceiver's batch id>`. At most
+ * maxInFlightPublishes are unacknowledged; each is recorded in shared memory (in-flight.ts) until
+ * it settles, and a successor asks JetStream which of its crashed predecessor's were stored
+ * (counted as stored) and which not (counted `crashed`; a tombstone with the id keeps them out). A publish retried after a lost PubAck
+ * keeps its id: JetStream's de-duplication keeps one copy. JetStream's refusals become the embedded Buftee's
  * reasons: `maximum messages per subject exceeded` is the job's buffer full (`block` retries for
  * blockMs, then `buffer_full`; drop_newest and drop_oldest drop at once — discard-old would drop
  * messages nobody could count); a full stream is `buffer_limit` and pressure `hard` for a second;
@@ -74,6 +75,7 @@ import { PressureGauges } from '../pressure.js';
 import { sendResyncs } from '../resync.js';
 import { TokenBucket } from '../token-bucket.js';
 import { jobStream, jobSubject, surplusStream, surplusSubject, type ResolvedNatsOptions, type Role } from './options.js';
+import { InFlightTable, JOB, SURPLUS } from './in-flight.js';
 
 export interface NatsBufteeArgs {
   role: Role;
@@ -89,6 +91,8 @@ export interface NatsBufteeArgs {
   pressure?: SharedArrayBuffer;
   windowBytes?: number;
   blockMs?: number;
+  /** The publisher's unacknowledged publishes (in-flight.ts); absent: one publish at a time. */
+  inFlight?: SharedArrayBuffer;
 }
 
 type Ctx = ActorContext<NatsBufteeArgs>;
@@ -171,6 +175,7 @@ interface State {
     working: number;
     pullErrors: number;
     restarts: number;
+    recovered: number;
   };
   lastLogAt: Map<string, number>;
   log: Ctx['log'];
@@ -180,6 +185,15 @@ interface State {
    * takes publishes before it has restored its consumers drops them (seen with 2.9.10).
    */
   gate: Promise<void> | null;
+  inFlight: InFlightTable | null;
+  publishing: Set<Promise<void>>;
+  /** Resolves once what a crashed predecessor had in flight is counted (stored, or crashed). */
+  recovered: Promise<void>;
+  /**
+   * Batch ids recover() counted: a predecessor killed after recording a publish and before its
+   * ring record was marked handled leaves that record to be handled again; it is skipped.
+   */
+  resolved: Set<number>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -417,6 +431,71 @@ async function reverify(state: State): Promise<void> {
   }
 }
 
+/**
+ * Starts a publish and returns as soon as the in-flight table has room (several publishes in
+ * flight: one round trip no longer paces the edge). The ring record is released when handle()
+ * returns, so the batch is copied; the table records the publish until it settles, so a
+ * successor can tell stored from lost (recover()).
+ */
+async function startPublish(state: State, ctx: Ctx, kind: typeof JOB | typeof SURPLUS, batchId: number, subject: string, batch: Uint8Array, msgID: string, slot: number, events: number, overflow: OverflowPolicy): Promise<void> {
+  const table = state.inFlight;
+  const surplus = kind === SURPLUS;
+  const ledgerSlot = surplus ? NONE_SLOT : slot;
+  if (table === null) return publish(state, ctx, subject, batch, msgID, ledgerSlot, events, overflow, surplus);
+  await Promise.race([state.recovered, sleep(state.args.nats.publishTimeoutMs)]);
+  while (table.available === 0) await Promise.race(state.publishing);
+  const index = table.take(kind, slot, events, batchId);
+  const data = batch.slice();
+  const settled: Promise<void> = publish(state, ctx, subject, data, msgID, ledgerSlot, events, overflow, surplus).finally(() => {
+    table.release(index);
+    state.publishing.delete(settled);
+  });
+  state.publishing.add(settled);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Was `msgID` stored in the stream that holds `subject`? Publishes an empty tombstone with the
+ * same id: a duplicate means the batch was stored; otherwise the tombstone now holds the id, so the
+ * batch, should the dead thread's last bytes still reach the server, is refused as a duplicate:
+ * either way the answer stays true. (A probe that stores nothing could be overtaken by them.) The
+ * consumer acks and skips empty messages.
+ */
+async function stored(state: State, subject: string, msgID: string): Promise<boolean> {
+  for (;;) {
+    try {
+      const ack = await state.js!.publish(subject, EMPTY, { msgID, timeout: state.args.nats.requestTimeoutMs });
+      return ack.duplicate;
+    } catch (error) {
+      warn(state, null, error, 'probing a crashed publisher\'s batch; retrying');
+      await sleep(200);
+    }
+  }
+}
+
+/** Counts what a crashed predecessor had in flight: stored (as a publish would have), or `crashed`. */
+async function recover(state: State): Promise<void> {
+  const table = state.inFlight;
+  if (table === null) return;
+  const prefix = state.args.nats.prefix;
+  for (const e of table.leftOver()) {
+    const msgID = `${state.args.nonce}.${e.batchId}`;
+    // A job's stream is its dataset's; probe each job stream (the job may be gone from the config).
+    // `_probe` is no job's name (job ids start with a letter or digit): the consumer skips it.
+    const dataset = state.bySlot.get(e.slot)?.dataset;
+    const subjects = e.kind === SURPLUS ? [surplusSubject(prefix, e.slot)] : (dataset === undefined ? [...state.datasets] : [dataset]).map((d) => `${prefix}.${d}._probe`);
+    let found = false;
+    for (const subject of subjects) if (!found && (await stored(state, subject, msgID))) found = true;
+    if (e.kind === SURPLUS) state.ledger.drop(NONE_SLOT, found ? 'unconfigured' : 'crashed', e.events);
+    else if (!found) state.ledger.drop(e.slot, 'crashed', e.events);
+    else if (state.args.role === 'edge') state.ledger.deliver(e.slot, e.events);
+    state.counts.recovered += e.events;
+    state.resolved.add(e.batchId);
+    table.release(e.index);
+  }
+}
+
 // ---- the consumer side ------------------------------------------------------------------------
 
 async function pullLoop(state: State, dataset: string): Promise<void> {
@@ -465,7 +544,7 @@ function take(state: State, stream: string, m: JsMsg): void {
   const jobId = m.subject.slice(m.subject.lastIndexOf('.') + 1);
   const job = state.byId.get(jobId);
   const slot = job?.slot ?? state.ledger.slotOf(jobId) ?? NONE_SLOT;
-  if (state.args.role === 'push') state.ledger.ingest(slot, events);
+  if (state.args.role === 'push' && events > 0) state.ledger.ingest(slot, events);
   const p: Pending = { key, msg: m, events, bytes: data.byteLength - JOB_HEADER_BYTES, offset: -1, touchedAt: performance.now(), acking: false };
   if (job === undefined || events === 0) {
     // A job this process does not run (or an empty message): counted, and acked.
@@ -602,11 +681,17 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       streamState: { subjects: 0, bytes: 0, messages: 0, at: 0 },
       fullUntil: 0,
       unavailableSince: 0,
-      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, restarts: 0 },
+      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, restarts: 0, recovered: 0 },
       lastLogAt: new Map(),
       log: ctx.log,
       gate: null,
+      inFlight: args.inFlight === undefined ? null : new InFlightTable(args.inFlight),
+      publishing: new Set(),
+      recovered: Promise.resolve(),
+      resolved: new Set(),
     };
+    let markRecovered: () => void = () => {};
+    state.recovered = new Promise<void>((resolve) => (markRecovered = resolve));
     const hello = (nonce: number): void => {
       if (nonce === 0 || nonce === state.lastHello) return;
       state.lastHello = nonce;
@@ -663,6 +748,11 @@ export const actor = defineActor<NatsBufteeArgs, State>({
         }
       }
       markReady();
+      // New publishes wait (up to publishTimeoutMs) until the predecessor's are counted.
+      void recover(state).then(markRecovered, (error: unknown) => {
+        ctx.log.error({ err: String(error) }, 'buftee (nats): counting a crashed predecessor\'s publishes failed');
+        markRecovered();
+      });
       let reopen: () => void = () => {};
       void (async () => {
         for await (const s of nc.status()) {
@@ -689,6 +779,11 @@ export const actor = defineActor<NatsBufteeArgs, State>({
     if (type !== TYPE_JOB_BATCH && type !== TYPE_ZONE_BATCH) throw new Error(`buftee got a message of unknown type ${type}`);
     const header = readJobHeader(new DataView(batch.buffer, batch.byteOffset, batch.byteLength), 0, state.header);
     const events = header.events;
+    if (state.inFlight !== null) {
+      await Promise.race([state.recovered, sleep(state.args.nats.publishTimeoutMs)]);
+      // Counted by recover(): its predecessor recorded the publish but died before marking the record.
+      if (state.resolved.delete(header.offset)) return;
+    }
     const msgID = `${state.args.nonce}.${header.offset}`;
     if (type === TYPE_JOB_BATCH) {
       const job = state.bySlot.get(header.slot);
@@ -696,7 +791,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
         state.ledger.drop(header.slot, 'unconfigured', events);
         return;
       }
-      await publish(state, ctx, job.subject, batch, msgID, job.slot, events, job.overflow, false);
+      await startPublish(state, ctx, JOB, header.offset, job.subject, batch, msgID, job.slot, events, job.overflow);
       return;
     }
     // Fail-open surplus of one zone: a subject of its own, within the subject cap and creation rate.
@@ -711,7 +806,12 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       }
       state.surplusSubjects.add(subject);
     }
-    await publish(state, ctx, subject, batch, msgID, NONE_SLOT, events, 'drop_newest', true);
+    await startPublish(state, ctx, SURPLUS, header.offset, subject, batch, msgID, header.slot, events, 'drop_newest');
+  },
+
+  async flush(_ctx, state) {
+    // Drained: every publish settled (stored, or counted) before the drain answers.
+    while (state.publishing.size > 0) await Promise.all(state.publishing);
   },
 
   async run(ctx, state) {

@@ -49,6 +49,8 @@ export interface NatsBufteeOptions {
   publishTimeoutMs?: number;
   /** One publish attempt's timeout. Default 5 s. */
   requestTimeoutMs?: number;
+  /** Publishes an edge process has unacknowledged at once (each batch is one). Default 32. */
+  maxInFlightPublishes?: number;
   /** JetStream's de-duplication window (duplicate_window). Default 2 min. */
   duplicateWindowMs?: number;
   /** How often Buftee reads the streams' state (subjects, bytes) for its pressure. Default 1 s. */
@@ -70,6 +72,7 @@ export const NATS_DEFAULTS = Object.freeze({
   fetchBatch: 256,
   publishTimeoutMs: 60_000,
   requestTimeoutMs: 5_000,
+  maxInFlightPublishes: 32,
   duplicateWindowMs: 120_000,
   stateEveryMs: 1_000,
 });
@@ -113,6 +116,7 @@ export function resolveNatsOptions(options: NatsBufteeOptions): ResolvedNatsOpti
   positive('publishTimeoutMs', o.publishTimeoutMs);
   positive('requestTimeoutMs', o.requestTimeoutMs);
   positive('duplicateWindowMs', o.duplicateWindowMs);
+  positive('maxInFlightPublishes', o.maxInFlightPublishes, 4096);
   positive('stateEveryMs', o.stateEveryMs);
   return { ...o, servers: [...o.servers], consumers: [...o.consumers], consumer };
 }
