@@ -25,16 +25,10 @@ import type { ActorRef } from '../../runtime/actor-ref.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { RingConsumer, type RecordHandler } from '../../native/ring-consumer.js';
 import {
-  ACK_BYTES,
   JOB_HEADER_BYTES,
-  LINK_BUFTEE_LIFE,
-  LINK_HELLO_NONCE,
   OFFSET_LIFE,
-  TYPE_ACK,
-  TYPE_HELLO,
   TYPE_JOB_BATCH,
   TYPE_ZONE_BATCH,
-  readAck,
   readJobHeader,
   writeJobBatch,
   type AckRecord,
@@ -46,8 +40,7 @@ import type { BufteeOptions } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
 import type { AppendResult } from './results.js';
 import { PressureGauges } from './pressure.js';
-import { sendResyncs } from './resync.js';
-import { SharedGauges } from '../../native/shared-gauges.js';
+import { ackRingHandler, joinLink, sendResyncs } from './resync.js';
 
 export const CONSUMER = 'logpush';
 const UNCONFIGURED_PREFIX = 'unconfigured';
@@ -329,7 +322,6 @@ export const actor = defineActor<BufteeArgs, State>({
     // What a crashed predecessor held died with it: counted, to the event.
     const crashed = state.ledger.takeHeld('buftee');
     if (crashed > 0) ctx.log.error({ alert: 'stage_crashed', stage: 'buftee', crashed }, `buftee restarted: ${crashed} events its predecessor held are counted crashed`);
-    const ack = state.ack;
     const hello = (nonce: number): void => {
       if (nonce === 0 || nonce === state.lastHello) return;
       state.lastHello = nonce;
@@ -346,13 +338,7 @@ export const actor = defineActor<BufteeArgs, State>({
       }
       state.counts.restarts++;
     };
-    state.onAck = (type, bytes, at) => {
-      if (type === TYPE_HELLO) {
-        hello(new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true));
-        return;
-      }
-      if (type !== TYPE_ACK) throw new Error(`buftee's ack ring carried a record of unknown type ${type}`);
-      readAck(new DataView(bytes.buffer, bytes.byteOffset + at, ACK_BYTES), 0, ack);
+    state.onAck = ackRingHandler(state.ack, hello, (ack) => {
       const job = state.bySlot.get(ack.slot);
       const offset = ack.offset - state.base;
       // An ack for a batch of a dead Buftee, or of a buffer deleted since: nothing here to free.
@@ -362,15 +348,9 @@ export const actor = defineActor<BufteeArgs, State>({
       while (job.sent.length > 0 && job.sent[0]!.offset <= offset) job.inFlightBytes -= job.sent.shift()!.bytes;
       state.counts.acked++;
       if (state.buftee.has(job.id)) state.ready.add(job.id);
-    };
+    });
     apply(state, ctx.args.config);
-    // The running Logpush's HELLO may have died with a predecessor that read it: answer it now.
-    if (ctx.args.link !== undefined) {
-      const link = SharedGauges.attach(ctx.args.link);
-      // Logpush reads it to learn at once that batches of earlier lives have nobody to resend them.
-      link.store(LINK_BUFTEE_LIFE, ctx.restartCount);
-      hello(link.load(LINK_HELLO_NONCE) >>> 0);
-    }
+    joinLink(ctx.args.link, ctx.restartCount, hello);
     return state;
   },
 

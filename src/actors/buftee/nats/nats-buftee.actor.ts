@@ -50,19 +50,12 @@ import {
 import { defineActor, type ActorContext } from '../../../runtime/actor.js';
 import type { ActorRef } from '../../../runtime/actor-ref.js';
 import { RingConsumer, type RecordHandler } from '../../../native/ring-consumer.js';
-import { SharedGauges } from '../../../native/shared-gauges.js';
 import { LedgerView, NONE_SLOT } from '../../ledger.js';
 import {
-  ACK_BYTES,
   JOB_HEADER_BYTES,
-  LINK_BUFTEE_LIFE,
-  LINK_HELLO_NONCE,
   OFFSET_LIFE,
-  TYPE_ACK,
-  TYPE_HELLO,
   TYPE_JOB_BATCH,
   TYPE_ZONE_BATCH,
-  readAck,
   readJobHeader,
   writeJobHeader,
   type AckRecord,
@@ -72,7 +65,7 @@ import type { DropReason } from '../../job.js';
 import type { StageConfig } from '../../stage-config.js';
 import { level as levelOf, resolveOptions, worst, type BufteeOptions, type OverflowPolicy, type Pressure } from '../limits.js';
 import { PressureGauges } from '../pressure.js';
-import { sendResyncs } from '../resync.js';
+import { ackRingHandler, joinLink, sendResyncs } from '../resync.js';
 import { TokenBucket } from '../token-bucket.js';
 import { jobStream, jobSubject, surplusStream, surplusSubject, type ResolvedNatsOptions, type Role } from './options.js';
 import { InFlightTable, JOB, SURPLUS } from './in-flight.js';
@@ -704,14 +697,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       }
       state.counts.restarts++;
     };
-    const ack = state.ack;
-    state.onAck = (type, bytes, at) => {
-      if (type === TYPE_HELLO) {
-        hello(new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true));
-        return;
-      }
-      if (type !== TYPE_ACK) throw new Error(`buftee's ack ring carried a record of unknown type ${type}`);
-      readAck(new DataView(bytes.buffer, bytes.byteOffset + at, ACK_BYTES), 0, ack);
+    state.onAck = ackRingHandler(state.ack, hello, (ack) => {
       const job = state.bySlot.get(ack.slot);
       if (job === undefined || ack.offset < state.base || ack.offset >= state.base + OFFSET_LIFE) return;
       let done = 0;
@@ -723,13 +709,9 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       }
       job.sent -= done;
       if (job.queue.length > job.sent) state.ready_.add(job.id);
-    };
+    });
     apply(state, args.config);
-    if (args.link !== undefined) {
-      const link = SharedGauges.attach(args.link);
-      link.store(LINK_BUFTEE_LIFE, ctx.restartCount);
-      hello(link.load(LINK_HELLO_NONCE) >>> 0);
-    }
+    joinLink(args.link, ctx.restartCount, hello);
     // Connects in the background (a server not up yet is waited for, not a boot failure).
     void (async () => {
       const nc = await connect({ servers: [...args.nats.servers], name: `seatbelt-${args.role}-${ctx.id}`, waitOnFirstConnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5_000 });
