@@ -41,6 +41,7 @@ import { ledgerRefusals } from './sources/ingest-sink.js';
 import { TcpSource, type TcpSourceOptions } from './sources/tcp-source.js';
 import { PIPELINE_STRUCTURES } from './sources/structures.js';
 import type { StageConfig } from './stage-config.js';
+import { JobTable } from './job-table.js';
 import { createInFlight } from './buftee/nats/in-flight.js';
 import { resolveNatsOptions, type NatsBufteeOptions, type ResolvedNatsOptions, type Role } from './buftee/nats/options.js';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +61,8 @@ export interface PipelineOptions {
   maxJobs?: number;
   buftee?: BufteeOptions;
   destinations?: DestinationOptions;
+  /** Logpush: a job's delivery idle this long (nothing open or pending) is closed until its next batch. Default 60 s. */
+  logpush?: { idleDeliveryMs?: number };
   supervisor?: CreateSupervisorOptions;
   /** Network sources: listening once every stage runs, closed first by stop(). */
   sources?: { tcp?: Omit<TcpSourceOptions, 'onRefused'>[]; http?: Omit<HttpSourceOptions, 'onRefused'> };
@@ -124,6 +127,8 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   private readonly pressureBuffer: SharedArrayBuffer;
   private readonly alertCounts_: Record<string, number> = {};
   private fallback = false;
+  /** The accepted config's jobs in shared memory, built once per config. */
+  private jobTable: { config: unknown; table: JobTable } | null = null;
   private lastLevel: Pressure = 'ok';
   private watcher: NodeJS.Timeout | null = null;
   readonly structures: CodecStructures = PIPELINE_STRUCTURES;
@@ -180,10 +185,14 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
 
   /** The config every stage gets now: the guard's jobs, each with its ledger slot. */
   stageConfig(): StageConfig {
-    const jobs = (this.guard.current?.config.jobs ?? []) as JobConfig[];
-    for (const job of jobs) this.ledger.slot(job.id);
+    const current = this.guard.current?.config ?? null;
+    if (this.jobTable === null || this.jobTable.config !== current) {
+      const jobs = (current?.jobs ?? []) as JobConfig[];
+      // Encoded once per accepted config, into shared memory every stage reads (job-table.ts).
+      this.jobTable = { config: current, table: JobTable.build(jobs, (id) => this.ledger.slot(id)) };
+    }
     const mode = this.fallback && this.guard.mode === 'fail-open' ? 'configured' : this.guard.mode;
-    return { generation: this.guard.generation, mode, jobs: jobs.map((j) => ({ ...j })), ledger: this.ledger.handle() };
+    return { generation: this.guard.generation, mode, jobs: this.jobTable.table.handle, ledger: this.ledger.handle() };
   }
 
   /** Logs an alert as an error line with its stable name, counts it, and emits it. */
@@ -247,7 +256,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const link = SharedGauges.create(LINK_GAUGES).buffer;
     const gen = this.options.generator;
     const mailboxBytes = 8 << 20;
-    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations } };
+    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs } };
     const pushes = this.role !== 'edge';
     const buftee =
       this.nats === null

@@ -4,6 +4,7 @@
  */
 
 import type { JobConfig } from './job.js';
+import { isJobTableHandle, JobTable, type StageJobs } from './job-table.js';
 import type { LedgerHandle } from './ledger.js';
 import type { GuardMode } from './logfwdr/config-guard.js';
 import { isCodecError, type BatchReader } from '../runtime/codec.js';
@@ -14,9 +15,22 @@ export interface StageConfig {
   generation: number;
   /** configured: route by the table; fail-open: forward every zone; fail-closed: forward none. */
   mode: GuardMode;
-  jobs: JobConfig[];
+  /** The pipeline sends a JobTable (shared memory, decoded on demand); tests and embedders may give a list. */
+  jobs: StageJobs;
   /** Every job's ledger slot is in here (slots are never reused). */
   ledger: LedgerHandle;
+}
+
+/** The config's jobs one at a time: decoded from the table, or the list as given. */
+export function eachJob(jobs: StageJobs): Iterable<JobConfig> {
+  return isJobTableHandle(jobs) ? JobTable.attach(jobs).jobs() : jobs;
+}
+
+/** What Buftee keeps of each enabled job: its id, dataset and overflow policy (never the whole config). */
+export function enabledJobs(jobs: StageJobs): Pick<JobConfig, 'id' | 'dataset' | 'overflow'>[] {
+  const out: Pick<JobConfig, 'id' | 'dataset' | 'overflow'>[] = [];
+  for (const j of eachJob(jobs)) if (j.enabled !== false) out.push({ id: j.id, dataset: j.dataset, overflow: j.overflow });
+  return out;
 }
 
 /** Slot counts kept per batch, flushed to the ledger with one atomic add per touched slot. */

@@ -34,7 +34,7 @@ import {
   type AckRecord,
   type JobHeader,
 } from '../messages.js';
-import type { StageConfig } from '../stage-config.js';
+import { enabledJobs, type StageConfig } from '../stage-config.js';
 import { Buftee } from './buftee.js';
 import type { BufteeOptions } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
@@ -110,7 +110,7 @@ function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
   // Outside fail-open nothing forwards surplus: what the zones' buffers hold has no reader and never will.
   state.failOpen = config.mode === 'fail-open';
-  const enabled = config.jobs.filter((j) => j.enabled !== false);
+  const enabled = enabledJobs(config.jobs);
   state.buftee.configure(enabled.map((j) => ({ id: j.id, overflow: j.overflow ?? 'block' })));
   const keep = new Set(enabled.map((j) => j.id));
   for (const [id, job] of state.byId) {

@@ -17,7 +17,7 @@ import { BatchReader, BatchWriter, Codec, type CodecStructures } from '../../run
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { TYPE_EVENTS, TYPE_SURPLUS } from '../messages.js';
-import { readBatchOrCount, SlotTally, type StageConfig } from '../stage-config.js';
+import { eachJob, readBatchOrCount, SlotTally, type StageConfig } from '../stage-config.js';
 import { PressureGauges } from '../buftee/pressure.js';
 import { RoutingTable } from './routing-table.js';
 
@@ -98,7 +98,7 @@ function isDataset(name: string): name is Dataset {
 
 function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
-  state.table = RoutingTable.fromJobs(config.jobs);
+  state.table = RoutingTable.fromJobs(eachJob(config.jobs));
   state.mode = config.mode;
   state.generation = config.generation;
   state.slots.clear();

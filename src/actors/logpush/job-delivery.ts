@@ -74,6 +74,8 @@ export class JobDelivery {
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** When the last batch came (performance.now()): Logpush closes deliveries idle for long. */
+  lastAddAt = 0;
 
   constructor(
     readonly job: JobConfig,
@@ -85,6 +87,7 @@ export class JobDelivery {
 
   /** Takes one Buftee batch (at `offset`, `bytes` long) of this job; `reader` is reset on it. */
   add(offset: number, bytes: number, reader: BatchReader, now: number): void {
+    this.lastAddAt = now;
     this.held += bytes;
     const entry: BatchEntry = { offset, events: reader.count, bytes, firstLine: this.nextLine, lines: 0, lastLine: -1, filtered: 0, sampled: 0, oversized: 0, malformed: 0, failed: 0 };
     this.entries.push(entry);

@@ -18,7 +18,7 @@
 import { RingProducer } from '../../native/ring-producer.js';
 import { defineActor } from '../../runtime/actor.js';
 import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
-import type { JobConfig } from '../job.js';
+import { JobTable } from '../job-table.js';
 import { LedgerView } from '../ledger.js';
 import {
   ACK_BYTES,
@@ -52,6 +52,8 @@ export interface LogpushArgs {
    */
   maxHeldBytesPerJob?: number;
   retryDelayMs?: number;
+  /** A job's delivery with nothing open or pending for this long is closed; its next batch opens it again. Default 60 s. */
+  idleDeliveryMs?: number;
   /** Shared with Buftee: where this Logpush publishes its HELLO nonce (messages.ts, Restarts). */
   link?: SharedArrayBuffer;
 }
@@ -69,8 +71,16 @@ interface State {
   pendingAcks: AckRecord[];
   /** Writes one ack to Buftee's ack ring; false when it is full. */
   sendAck: (ack: AckRecord) => boolean;
-  /** Applies a config: opens new jobs, flushes and closes removed or changed ones. */
+  /** Applies a config: flushes and closes the deliveries of removed or changed jobs. */
   configure: (config: StageConfig) => void;
+  /** The jobs in force, in shared memory: a delivery is made from it when its job's first batch comes. */
+  table: JobTable;
+  /** Opens the delivery of `slot`'s job, or undefined when the table has no such (enabled, valid) job. */
+  open: (slot: number) => JobDelivery | undefined;
+  /** Slots whose job was refused under the table in force. */
+  refused: Set<number>;
+  /** Counts of deliveries closed since start, so stats' totals stay whole. */
+  retired: Record<string, number>;
   counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
   nonce: number;
   /** The newest Buftee life known (shared memory, or a RESYNC): batches of older lives are orphans. */
@@ -80,9 +90,17 @@ interface State {
   waiting: Map<number, Map<number, number>> | null;
 }
 
-function jobsOf(config: StageConfig): JobConfig[] {
-  return config.jobs.filter((j) => j.enabled !== false);
+/** Flushes a delivery that leaves (its job removed or changed, or idle): closed once what it holds is out. */
+function retire(state: State, slot: number, delivery: JobDelivery): void {
+  delivery.flush();
+  void delivery.whenIdle().then(() => delivery.close());
+  state.jobs.delete(slot);
+  state.active.delete(delivery);
+  for (const [key, value] of Object.entries(delivery.counts)) state.retired[key] = (state.retired[key] ?? 0) + value;
 }
+
+/** A delivery with nothing open and nothing pending for this long is closed (it reopens on its next batch). */
+export const DEFAULT_IDLE_DELIVERY_MS = 60_000;
 
 const MAX_JOBS_IN_STATS = 100;
 
@@ -94,8 +112,8 @@ function* take<T>(items: Iterable<T>, n: number): Iterable<T> {
   }
 }
 
-function totalsOf(deliveries: Iterable<JobDelivery>): Record<string, number> {
-  const totals: Record<string, number> = { batches: 0, events: 0, objects: 0, delivered: 0, failedObjects: 0, retries: 0, pendingBatches: 0 };
+function totalsOf(deliveries: Iterable<JobDelivery>, retired: Record<string, number>): Record<string, number> {
+  const totals: Record<string, number> = { batches: 0, events: 0, objects: 0, delivered: 0, failedObjects: 0, retries: 0, pendingBatches: 0, ...retired };
   for (const d of deliveries) {
     for (const [key, value] of Object.entries(d.counts)) totals[key] = (totals[key] ?? 0) + value;
     totals.pendingBatches! += d.pendingBatches;
@@ -149,6 +167,10 @@ export const actor = defineActor<LogpushArgs, State>({
       pendingAcks: [],
       sendAck: () => false,
       configure: () => {},
+      table: JobTable.build([], () => undefined),
+      open: () => undefined,
+      refused: new Set(),
+      retired: {},
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
@@ -160,46 +182,46 @@ export const actor = defineActor<LogpushArgs, State>({
       writeAck(new DataView(state.ackBytes.buffer), 0, ack);
       return acks.tryWrite(TYPE_ACK, state.ackBytes);
     };
+    state.open = (slot: number): JobDelivery | undefined => {
+      const job = state.table.jobOfSlot(slot);
+      if (job === undefined || job.enabled === false || state.refused.has(slot)) return undefined;
+      try {
+        const delivery = new JobDelivery(job, slot, {
+          destination: createDestination(job.destination, ctx.args.destinations),
+          ledger: state.ledger,
+          retryDelayMs: ctx.args.retryDelayMs,
+          completed: (offset, events) => {
+            if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
+          },
+          ack: (s, offset, delivered, failed) => {
+            const ack = { slot: s, events: delivered + failed, offset, delivered, failed };
+            if (state.pendingAcks.length > 0 || !state.sendAck(ack)) state.pendingAcks.push(ack);
+          },
+          onError: (jobId, error, retrying) =>
+            ctx.log.error({ alert: 'destination_failed', job: jobId, retrying }, `job ${jobId}: destination failed: ${messageOf(error)}`),
+        });
+        state.jobs.set(slot, delivery);
+        return delivery;
+      } catch (error) {
+        // Bounded: one entry per job of the table in force, cleared with the next config.
+        state.refused.add(slot);
+        ctx.log.error({ alert: 'job_refused', job: job.id }, `job ${job.id} refused: ${messageOf(error)}`);
+        return undefined;
+      }
+    };
     state.configure = (config: StageConfig): void => {
       state.ledger.update(config.ledger);
-      const wanted = new Map<number, JobConfig>();
-      for (const job of jobsOf(config)) {
-        const slot = state.ledger.slotOf(job.id);
-        if (slot !== undefined) wanted.set(slot, job);
-      }
+      const previous = state.table;
+      const table = JobTable.of(config.jobs, (id) => state.ledger.slotOf(id));
+      state.table = table;
+      state.refused.clear();
       for (const [slot, delivery] of state.jobs) {
-        const next = wanted.get(slot);
-        if (next !== undefined && JSON.stringify(next) === JSON.stringify(delivery.job)) continue;
+        if (previous.sameJob(table, slot)) continue;
         // Removed or changed: what it holds goes out under the old settings first.
-        delivery.flush();
-        void delivery.whenIdle().then(() => delivery.close());
-        state.jobs.delete(slot);
-        state.active.delete(delivery);
+        retire(state, slot, delivery);
       }
-      for (const [slot, job] of wanted) {
-        if (state.jobs.has(slot)) continue;
-        try {
-          state.jobs.set(
-            slot,
-            new JobDelivery(job, slot, {
-              destination: createDestination(job.destination, ctx.args.destinations),
-              ledger: state.ledger,
-              retryDelayMs: ctx.args.retryDelayMs,
-              completed: (offset, events) => {
-                if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
-              },
-              ack: (s, offset, delivered, failed) => {
-                const ack = { slot: s, events: delivered + failed, offset, delivered, failed };
-                if (state.pendingAcks.length > 0 || !state.sendAck(ack)) state.pendingAcks.push(ack);
-              },
-              onError: (jobId, error, retrying) =>
-                ctx.log.error({ alert: 'destination_failed', job: jobId, retrying }, `job ${jobId}: destination failed: ${messageOf(error)}`),
-            }),
-          );
-        } catch (error) {
-          ctx.log.error({ alert: 'job_refused', job: job.id }, `job ${job.id} refused: ${messageOf(error)}`);
-        }
-      }
+      // Deliveries open when a job's first batch comes (open above): a config of 1,000,000 jobs
+      // costs this thread nothing until their events do.
     };
     state.configure(ctx.args.config);
     // What a crashed predecessor held and nobody can send again died with it: counted, to the event.
@@ -231,7 +253,7 @@ export const actor = defineActor<LogpushArgs, State>({
       state.counts.droppedBeforeResync++;
       return;
     }
-    const delivery = state.jobs.get(header.slot);
+    const delivery = state.jobs.get(header.slot) ?? state.open(header.slot);
     state.counts.batches++;
     if (delivery === undefined) {
       // A job this Logpush does not run (removed, or refused): counted, and acked so Buftee frees it.
@@ -266,9 +288,19 @@ export const actor = defineActor<LogpushArgs, State>({
 
   async run(ctx, state) {
     const sendAck = state.sendAck;
+    let sweptAt = performance.now();
+    const idleMs = ctx.args.idleDeliveryMs ?? DEFAULT_IDLE_DELIVERY_MS;
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const now = performance.now();
+      if (now - sweptAt >= idleMs / 4) {
+        sweptAt = now;
+        // Deliveries of jobs without traffic for a minute: nothing open, nothing pending; closed
+        // so that the jobs that ever had a batch do not each keep a delivery for good.
+        for (const [slot, delivery] of state.jobs) {
+          if (delivery.pendingBatches === 0 && delivery.compiled.deadline === undefined && now - delivery.lastAddAt >= idleMs) retire(state, slot, delivery);
+        }
+      }
       if (state.link !== null) learnLife(state, state.link.load(LINK_BUFTEE_LIFE));
       for (const delivery of state.active) {
         delivery.tick(now);
@@ -302,7 +334,7 @@ export const actor = defineActor<LogpushArgs, State>({
     pendingAcks: state.pendingAcks.length,
     // Totals over every job; per job only for the first MAX_JOBS_IN_STATS (stats() answers in
     // bounded time and size with 100,000 jobs).
-    totals: totalsOf(state.jobs.values()),
+    totals: totalsOf(state.jobs.values(), state.retired),
     jobCount: state.jobs.size,
     jobs: Object.fromEntries([...take(state.jobs.values(), MAX_JOBS_IN_STATS)].map((d) => [d.job.id, { ...d.counts, pendingBatches: d.pendingBatches }])),
   }),

@@ -17,7 +17,7 @@ import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, Codec, type CodecStructures } from '../../runtime/codec.js';
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
-import { readBatchOrCount, SlotTally } from '../stage-config.js';
+import { eachJob, readBatchOrCount, SlotTally } from '../stage-config.js';
 import { JOB_HEADER_BYTES, OFFSET_LIFE, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
 import type { StageConfig } from '../stage-config.js';
 import { RoutingTable } from '../logfwdr/routing-table.js';
@@ -165,7 +165,7 @@ export const actor = defineActor<LogreceiverArgs, State>({
       jobs: null as unknown as Demultiplexer,
       zones: new Demultiplexer(codec, zoneLookup(), ctx.args.demux),
       ledger,
-      table: RoutingTable.fromJobs(ctx.args.config.jobs),
+      table: RoutingTable.fromJobs(eachJob(ctx.args.config.jobs)),
       slots: new Map(),
       header: { slot: 0, events: 0, offset: 0 },
       sending: Promise.resolve(),
@@ -208,7 +208,7 @@ export const actor = defineActor<LogreceiverArgs, State>({
   reconfigure(partial, _ctx, state) {
     const config = partial as StageConfig;
     state.ledger.update(config.ledger);
-    state.table = RoutingTable.fromJobs(config.jobs);
+    state.table = RoutingTable.fromJobs(eachJob(config.jobs));
     state.slots.clear();
   },
 

@@ -62,7 +62,7 @@ import {
   type JobHeader,
 } from '../../messages.js';
 import type { DropReason } from '../../job.js';
-import type { StageConfig } from '../../stage-config.js';
+import { enabledJobs, type StageConfig } from '../../stage-config.js';
 import { level as levelOf, resolveOptions, worst, type BufteeOptions, type OverflowPolicy, type Pressure } from '../limits.js';
 import { PressureGauges } from '../pressure.js';
 import { ackRingHandler, joinLink, sendResyncs } from '../resync.js';
@@ -280,7 +280,7 @@ async function ensureAll(state: State): Promise<void> {
 function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
   state.failOpen = config.mode === 'fail-open';
-  const enabled = config.jobs.filter((j) => j.enabled !== false);
+  const enabled = enabledJobs(config.jobs);
   const keep = new Set(enabled.map((j) => j.id));
   for (const [id, job] of state.byId) {
     if (keep.has(id)) continue;

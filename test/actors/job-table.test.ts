@@ -1,0 +1,110 @@
+/**
+ * The job table: a config's jobs encoded once into shared memory. Round trips (property), the slot
+ * index, change detection by bytes, and a real worker thread reading the same memory (no clone).
+ */
+import { Worker } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { JobTable, isJobTableHandle } from '../../src/actors/job-table.js';
+import type { JobConfig } from '../../src/actors/job.js';
+import { eachJob, enabledJobs } from '../../src/actors/stage-config.js';
+import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
+
+function job(id: string, zones: number[], extra: Partial<JobConfig> = {}): JobConfig {
+  return { id, dataset: 'http_requests', zones, output_options: { field_names: ['RayID', 'ZoneID'] }, destination: { type: 'object-store', directory: '/tmp/x' }, ...extra };
+}
+
+const arbJob = fc.record({
+  id: fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/),
+  zones: fc.array(fc.integer({ min: 1, max: 2 ** 32 - 1 }), { maxLength: 20 }),
+  enabled: fc.option(fc.boolean(), { nil: undefined }),
+  sample: fc.option(fc.double({ min: 0.01, max: 1, noNaN: true }), { nil: undefined }),
+  overflow: fc.option(fc.constantFrom('block' as const, 'drop_oldest' as const, 'drop_newest' as const), { nil: undefined }),
+  uri: fc.string({ maxLength: 30 }),
+});
+
+describe('JobTable', () => {
+  it('round-trips every job with its slot, in order, and indexes jobs by slot (property)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(arbJob, { selector: (j) => j.id, maxLength: 40 }), fc.integer({ min: 0, max: 50 }), (specs, base) => {
+        const jobs = specs.map((s) =>
+          job(s.id, s.zones, {
+            ...(s.enabled === undefined ? {} : { enabled: s.enabled }),
+            ...(s.overflow === undefined ? {} : { overflow: s.overflow }),
+            output_options: { field_names: ['RayID'], ...(s.sample === undefined ? {} : { sample_rate: s.sample }) },
+            filter: { where: { key: 'ClientRequestURI', operator: 'eq', value: s.uri } },
+          }),
+        );
+        // Every other job has no ledger slot: left out of the table.
+        const slots = new Map(jobs.map((j, i) => [j.id, i % 2 === 0 ? base + 3 * i : undefined]));
+        const table = JobTable.build(jobs, (id) => slots.get(id));
+        const kept = jobs.filter((j) => slots.get(j.id) !== undefined);
+        expect(table.count).toBe(kept.length);
+        expect([...table.jobs()]).toEqual(kept);
+        for (const [i, j] of kept.entries()) {
+          const slot = slots.get(j.id)!;
+          expect(table.slotAt(i)).toBe(slot);
+          expect(table.entryOfSlot(slot)).toBe(i);
+          expect(table.jobOfSlot(slot)).toEqual(j);
+          // Slots next to a job's own belong to no job.
+          expect(table.entryOfSlot(slot + 1)).toBe(-1);
+        }
+        expect(table.entryOfSlot(-1)).toBe(-1);
+        const attached = JobTable.attach(table.handle);
+        expect([...attached.entries()].map((e) => e.slot)).toEqual(kept.map((j) => slots.get(j.id)));
+        expect(enabledJobs(table.handle).map((j) => j.id)).toEqual(kept.filter((j) => j.enabled !== false).map((j) => j.id));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('tells an unchanged job from a changed, removed or added one by its bytes', () => {
+    const a = job('a', [1]);
+    const b = job('b', [2]);
+    const c = job('c', [3]);
+    const slots: Record<string, number> = { a: 1, b: 2, c: 3 };
+    const before = JobTable.build([a, b], (id) => slots[id]);
+    const after = JobTable.build([{ ...a }, { ...b, zones: [2, 4] }, c], (id) => slots[id]);
+    expect(before.sameJob(after, 1)).toBe(true);
+    expect(before.sameJob(after, 2)).toBe(false);
+    expect(before.sameJob(after, 3)).toBe(false);
+    expect(after.sameJob(JobTable.build([a], (id) => slots[id]), 2)).toBe(false);
+  });
+
+  it('passes lists through eachJob as they are, and refuses a buffer that is no table', () => {
+    const list = [job('a', [1])];
+    expect(eachJob(list)).toBe(list);
+    expect(isJobTableHandle({ kind: 'job-table', buffer: new ArrayBuffer(16) })).toBe(false);
+    expect(() => JobTable.attach({ kind: 'job-table', buffer: new SharedArrayBuffer(64) })).toThrow(/bad magic/);
+    expect(() => JobTable.attach({ kind: 'job-table', buffer: new SharedArrayBuffer(3) })).toThrow(/too short/);
+  });
+
+  it('is read by a worker thread from shared memory', async () => {
+    const jobs = Array.from({ length: 5000 }, (_, i) => job(`job-${i}`, [i + 1, i + 100_000]));
+    const table = JobTable.build(jobs, (id) => Number(id.slice(4)) + 1);
+    const module = pathToFileURL(join(PROJECT_ROOT, 'dist/src/actors/job-table.js')).href;
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(${JSON.stringify(module)}).then(({ JobTable }) => {
+        const table = JobTable.attach(workerData.handle);
+        const shared = workerData.handle.buffer instanceof SharedArrayBuffer;
+        let zones = 0;
+        for (const j of table.jobs()) zones += j.zones.length;
+        const last = table.jobOfSlot(5000);
+        // Shared memory: what the worker writes into a buffer posted alongside, the main thread sees.
+        Atomics.store(new Int32Array(workerData.flag), 0, table.count);
+        parentPort.postMessage({ count: table.count, zones, last: last && last.id, shared });
+      });`;
+    const flag = new SharedArrayBuffer(4);
+    const worker = new Worker(source, { eval: true, workerData: { handle: table.handle, flag } });
+    const reply = await new Promise<{ count: number; zones: number; last: string; shared: boolean }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    expect(reply).toEqual({ count: 5000, zones: 10_000, last: 'job-4999', shared: true });
+    expect(Atomics.load(new Int32Array(flag), 0)).toBe(5000);
+  });
+});
