@@ -34,7 +34,9 @@ import {
   type AckRecord,
   type JobHeader,
 } from '../messages.js';
-import { enabledJobs, type StageConfig } from '../stage-config.js';
+import type { StageConfig } from '../stage-config.js';
+import { JobTable } from '../job-table.js';
+import { BufteeError } from './errors.js';
 import { Buftee } from './buftee.js';
 import type { BufteeOptions } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
@@ -81,6 +83,9 @@ interface Job {
 interface State {
   buftee: Buftee;
   ledger: LedgerView;
+  /** The jobs in force, in shared memory: a job is admitted from it as its first batch comes. */
+  table: JobTable;
+  /** Admitted jobs. */
   bySlot: Map<number, Job>;
   byId: Map<string, Job>;
   /** Jobs with unread batches, in turn order. */
@@ -110,11 +115,15 @@ function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
   // Outside fail-open nothing forwards surplus: what the zones' buffers hold has no reader and never will.
   state.failOpen = config.mode === 'fail-open';
-  const enabled = enabledJobs(config.jobs);
-  state.buftee.configure(enabled.map((j) => ({ id: j.id, overflow: j.overflow ?? 'block' })));
-  const keep = new Set(enabled.map((j) => j.id));
+  const table = JobTable.of(config.jobs, (id) => state.ledger.slotOf(id));
+  state.table = table;
+  // Only the jobs admitted so far (those with batches lately) are looked at: O(active), not O(jobs).
   for (const [id, job] of state.byId) {
-    if (keep.has(id)) continue;
+    const next = table.jobOfSlot(job.slot);
+    if (next !== undefined && next.enabled !== false && next.id === id) {
+      state.buftee.admit({ id, overflow: next.overflow ?? 'block' });
+      continue;
+    }
     // What was sent is Logpush's to count (it no longer runs the job); the rest is counted here.
     const removed = state.buftee.delete(id);
     const unsent = (removed?.events ?? 0) - job.sent.reduce((sum, b) => sum + b.events, 0);
@@ -123,20 +132,33 @@ function apply(state: State, config: StageConfig): void {
       state.ledger.hold(job.slot, 'buftee', -unsent);
     }
     if (state.stash?.job === job) state.stash = null;
-    state.buftee.unsubscribe(id, CONSUMER);
-    state.byId.delete(id);
-    state.bySlot.delete(job.slot);
-    state.ready.delete(id);
+    retireJob(state, job);
   }
-  for (const j of enabled) {
-    if (state.byId.has(j.id)) continue;
-    const slot = state.ledger.slotOf(j.id);
-    if (slot === undefined) continue;
-    const job: Job = { id: j.id, slot, prefix: j.dataset, sent: [], inFlightBytes: 0, lastAckAt: performance.now() };
-    state.byId.set(j.id, job);
-    state.bySlot.set(slot, job);
-    state.buftee.subscribe(j.id, CONSUMER);
-  }
+}
+
+/**
+ * The job on `slot` as its batch comes: admitted (configured, subscribed) when the table in force
+ * has it enabled; undefined when it has not. A config of 1,000,000 jobs costs Buftee nothing
+ * until their events come, and a job whose buffer was evicted idle is let go (retireJob).
+ */
+function admit(state: State, slot: number): Job | undefined {
+  const config = state.table.jobOfSlot(slot);
+  if (config === undefined || config.enabled === false) return undefined;
+  state.buftee.subscribe(config.id, CONSUMER);
+  state.buftee.admit({ id: config.id, overflow: config.overflow ?? 'block' });
+  const job: Job = { id: config.id, slot, prefix: config.dataset, sent: [], inFlightBytes: 0, lastAckAt: performance.now() };
+  state.byId.set(job.id, job);
+  state.bySlot.set(slot, job);
+  return job;
+}
+
+/** Forgets an admitted job: removed from the config, or idle with its buffer evicted and nothing in flight. */
+function retireJob(state: State, job: Job): void {
+  state.buftee.unsubscribe(job.id, CONSUMER);
+  state.buftee.forget(job.id);
+  state.byId.delete(job.id);
+  state.bySlot.delete(job.slot);
+  state.ready.delete(job.id);
 }
 
 /** Copies one read batch into Logpush's mailbox; false when the mailbox is full. */
@@ -194,7 +216,11 @@ function pump(state: State, ref: ActorRef): number {
 }
 
 function evict(state: State): void {
-  const { expired } = state.buftee.evictIdle(1000);
+  const { expired, jobs } = state.buftee.evictIdle(1000);
+  for (const id of jobs) {
+    const job = state.byId.get(id);
+    if (job !== undefined && job.sent.length === 0 && state.stash?.job !== job) retireJob(state, job);
+  }
   for (const removed of expired) {
     const job = state.byId.get(removed.job);
     state.zones.delete(removed.job);
@@ -301,6 +327,7 @@ export const actor = defineActor<BufteeArgs, State>({
     const state: State = {
       buftee,
       ledger: LedgerView.attach(ctx.args.config.ledger),
+      table: JobTable.build([], () => undefined),
       bySlot: new Map(),
       byId: new Map(),
       ready: new Set(),
@@ -363,7 +390,18 @@ export const actor = defineActor<BufteeArgs, State>({
     const header = readJobHeader(new DataView(batch.buffer, batch.byteOffset, batch.byteLength), 0, state.header);
     const data = batch.subarray(JOB_HEADER_BYTES);
     const events = header.events;
-    const job = type === TYPE_JOB_BATCH ? state.bySlot.get(header.slot) : undefined;
+    let job: Job | undefined;
+    if (type === TYPE_JOB_BATCH) {
+      try {
+        job = state.bySlot.get(header.slot) ?? admit(state, header.slot);
+      } catch (error) {
+        // Past maxBuffers subscribed jobs (ERR_BUFTEE_LIMIT): refused like a buffer past a limit.
+        if (!(error instanceof BufteeError)) throw error;
+        state.ledger.drop(header.slot, 'buffer_limit', events);
+        ctx.log.warn({ err: error, slot: header.slot }, 'job not admitted');
+        return undefined;
+      }
+    }
     if (type === TYPE_JOB_BATCH && job === undefined) {
       // A job the config no longer has: its events are counted, not kept.
       state.ledger.drop(header.slot, 'unconfigured', events);

@@ -99,6 +99,17 @@ export class Buftee {
     this.configured = next;
   }
 
+  /** Adds one job to the configured set (or changes its policy): jobs admitted as their first batch comes. */
+  admit(job: JobPolicy): void {
+    checkName('job id', job.id);
+    this.configured.set(job.id, checkPolicy('overflow', job.overflow ?? this.options.defaultOverflow));
+  }
+
+  /** Takes one job out of the configured set. */
+  forget(job: string): void {
+    this.configured.delete(job);
+  }
+
   /**
    * Registers a consumer of a job's buffer at a resolution (configuration: it outlives the buffer).
    * A new consumer starts at the oldest batch held; a changed resolution rewinds to the first
@@ -245,6 +256,7 @@ export class Buftee {
     const ttl = this.limits.idleTtlMs;
     const now = this.now();
     const expired: RemovedBuffer[] = [];
+    const jobs: string[] = [];
     let buffers = 0;
     for (const buffer of this.idle.values()) {
       if (buffers >= max || buffer.touchedAt + ttl > now) break;
@@ -258,11 +270,12 @@ export class Buftee {
         expired.push({ job: buffer.job, prefix: buffer.prefix, ...dropped });
       }
       this.remove(buffer);
+      jobs.push(buffer.job);
       this.counters.evicted++;
       buffers++;
     }
     this.counters.work += buffers;
-    return { buffers, expired };
+    return { buffers, expired, jobs };
   }
 
   /**

@@ -52,6 +52,8 @@ export interface Eviction {
   readonly buffers: number;
   /** Buffers that nobody consumed, evicted with their batches: count `expired` for their events. */
   readonly expired: readonly RemovedBuffer[];
+  /** The job of every buffer evicted (empty or not). */
+  readonly jobs: readonly string[];
 }
 
 export interface Tally {

@@ -47,10 +47,15 @@ interface Open {
 }
 
 const NO_JOBS: readonly number[] = Object.freeze([]);
+/** Datasets told apart in the open batches' keys (slot × MAX_DATASETS + index stays a safe integer for 32-bit slots and zones). */
+const MAX_DATASETS = 16;
 
 export class Demultiplexer {
   private readonly options: Required<DemuxOptions>;
-  private readonly open = new Map<string, Open>();
+  /** Open batches by slot × MAX_DATASETS + the dataset's index: a number, no string built per event. */
+  private readonly open = new Map<number, Open>();
+  /** Index of each dataset seen (bounded: past MAX_DATASETS, everything open is flushed and it starts over). */
+  private readonly datasetIndex = new Map<string, number>();
   private readonly pool: BatchWriter[] = [];
   private readonly ready: (ReadyBatch & { writer: BatchWriter })[] = [];
   private pendingBytes = 0;
@@ -80,6 +85,7 @@ export class Demultiplexer {
     const jobsByKey = this.jobsByKey;
     jobsByKey.length = keyCount;
     for (let k = 0; k < keyCount; k++) jobsByKey[k] = this.lookup(dataset, reader.keyByIndex(k)) ?? NO_JOBS;
+    const base = this.indexOf(dataset);
     let placed = 0;
     let unrouted = 0;
     const count = reader.count;
@@ -90,7 +96,7 @@ export class Demultiplexer {
         continue;
       }
       for (let j = 0; j < jobs.length; j++) {
-        this.place(jobs[j]!, dataset, reader, i, now);
+        this.place(jobs[j]!, jobs[j]! * MAX_DATASETS + base, dataset, reader, i, now);
         this.tally?.add(jobs[j]!, 1);
         placed++;
       }
@@ -100,8 +106,20 @@ export class Demultiplexer {
     return placed;
   }
 
-  private place(slot: number, dataset: string, reader: BatchReader, i: number, now: number): void {
-    const key = `${slot}:${dataset}`;
+  private indexOf(dataset: string): number {
+    let index = this.datasetIndex.get(dataset);
+    if (index === undefined) {
+      if (this.datasetIndex.size >= MAX_DATASETS) {
+        this.flushAll();
+        this.datasetIndex.clear();
+      }
+      index = this.datasetIndex.size;
+      this.datasetIndex.set(dataset, index);
+    }
+    return index;
+  }
+
+  private place(slot: number, key: number, dataset: string, reader: BatchReader, i: number, now: number): void {
     let open = this.open.get(key) ?? this.openBatch(key, slot, dataset, now);
     let before = open.writer.byteLength;
     if (!open.writer.tryAddFrom(reader, i)) {
@@ -153,7 +171,7 @@ export class Demultiplexer {
     return this.ready.length > 0;
   }
 
-  private makeReady(key: string, open: Open): void {
+  private makeReady(key: number, open: Open): void {
     this.open.delete(key);
     const events = open.writer.count;
     this.pendingBytes -= open.writer.byteLength;
@@ -166,7 +184,7 @@ export class Demultiplexer {
     this.ready.push({ slot: open.slot, events, bytes, writer: open.writer });
   }
 
-  private openBatch(key: string, slot: number, dataset: string, now: number): Open {
+  private openBatch(key: number, slot: number, dataset: string, now: number): Open {
     const open = { slot, dataset, writer: this.writer().begin(dataset), since: now };
     this.open.set(key, open);
     this.pendingBytes += open.writer.byteLength;

@@ -17,9 +17,9 @@ describe('idle eviction', () => {
     buftee.append(P, 'job-1', EMPTY, 1);
     buftee.ack('job-1', 'logpush', buftee.read('job-1', 'logpush', 1).batches[0]!.offset);
     c.now = TTL - 1;
-    expect(buftee.evictIdle()).toEqual({ buffers: 0, expired: [] });
+    expect(buftee.evictIdle()).toEqual({ buffers: 0, expired: [], jobs: [] });
     c.now = TTL;
-    expect(buftee.evictIdle()).toEqual({ buffers: 1, expired: [] });
+    expect(buftee.evictIdle()).toEqual({ buffers: 1, expired: [], jobs: ['job-1'] });
     expect(buftee.stats()).toMatchObject({ buffers: 0, prefixes: 0, evicted: 1, evictable: 0 });
     // The subscription outlives the buffer: the next batch finds its consumer in place.
     buftee.append(P, 'job-1', EMPTY, 1);
@@ -62,6 +62,7 @@ describe('idle eviction', () => {
     expect(buftee.evictIdle()).toEqual({
       buffers: 1,
       expired: [{ job: 'nobody-reads', prefix: P, batches: 2, events: 9, bytes: 20, unreadBy: [] }],
+      jobs: ['nobody-reads'],
     });
     expect(buftee.stats()).toMatchObject({ batches: 0, bytes: 0, expired: { buffers: 1, batches: 2, events: 9 } });
   });

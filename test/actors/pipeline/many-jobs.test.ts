@@ -1,5 +1,6 @@
 /**
- * Many jobs, few with traffic: the stages get the config as a shared job table, Logpush opens a
+ * Many jobs, few with traffic: the stages get the config as a shared job table, Buftee admits a job
+ * (configured, subscribed) as its first batch comes, Logpush opens a
  * job's delivery only when its first batch comes and closes it again after idleDeliveryMs, keeping
  * its counts; a job that comes back delivers into new objects, never over old ones.
  */
@@ -48,8 +49,10 @@ describe('many jobs, few busy', () => {
     expect((await pipeline.ingest('http_requests', events(1))).accepted).toBe(150);
     for (let i = 0; i < 100 && (await logpush()).totals.delivered < 150; i++) await sleep(100);
     const first = await logpush();
-    // 20,000 jobs configured; three deliveries exist.
+    // 20,000 jobs configured; three deliveries exist, and Buftee admitted three jobs.
     expect(first.jobCount).toBe(3);
+    const buftee = (await pipeline.tree.find('buftee')!.control.stats(5000)).actor as { configuredJobs: number; subscribedJobs: number };
+    expect(buftee).toMatchObject({ configuredJobs: 3, subscribedJobs: 3 });
     expect(first.totals.delivered).toBe(150);
     // Idle past idleDeliveryMs (swept every quarter of it): closed, counts kept.
     for (let i = 0; i < 100 && (await logpush()).jobCount > 0; i++) await sleep(100);
