@@ -20,6 +20,7 @@
 
 import { Packr, Unpackr } from 'msgpackr';
 import type { JobConfig } from './job.js';
+import { RoutingIndex, type RoutedEntry } from './routing-index.js';
 
 const MAGIC = 0x4a4f4254; // "JOBT"
 const HEADER_WORDS = 4;
@@ -29,6 +30,8 @@ const ENTRY_WORDS = 3;
 export interface JobTableHandle {
   readonly kind: 'job-table';
   readonly buffer: SharedArrayBuffer;
+  /** The enabled jobs' routes: (dataset, zone) → slots (routing-index.ts). */
+  readonly routing: SharedArrayBuffer;
 }
 
 /** A stage config's jobs: a table (what the pipeline sends) or a plain list (tests, embedders). */
@@ -42,6 +45,7 @@ export class JobTable {
   private readonly words: Uint32Array;
   private readonly bySlot: Int32Array;
   private readonly bytes: Uint8Array;
+  private routing_: RoutingIndex | null = null;
   /** Copy-out buffer for decoding: msgpackr decodes strings from an ArrayBuffer only. */
   private scratch = new Uint8Array(1024);
 
@@ -65,12 +69,14 @@ export class JobTable {
   static build(jobs: readonly JobConfig[], slotOf: (id: string) => number | undefined): JobTable {
     const payloads: Uint8Array[] = [];
     const slots: number[] = [];
+    const routes: RoutedEntry[] = [];
     let total = 0;
     let maxSlot = -1;
     for (const job of jobs) {
       const slot = slotOf(job.id);
       if (slot === undefined) continue;
       const payload = packr.pack(job);
+      if (job.enabled !== false) routes.push({ dataset: job.dataset, zones: job.zones, slot });
       payloads.push(payload);
       slots.push(slot);
       total += payload.length;
@@ -99,7 +105,12 @@ export class JobTable {
       // The first of two jobs on one slot wins (ids are unique in a checked config).
       if (bySlot[slots[i]!] === -1) bySlot[slots[i]!] = i;
     }
-    return new JobTable({ kind: 'job-table', buffer });
+    return new JobTable({ kind: 'job-table', buffer, routing: RoutingIndex.build(routes).buffer });
+  }
+
+  /** Where each enabled job's events go: attached on first use. */
+  get routing(): RoutingIndex {
+    return (this.routing_ ??= new RoutingIndex(this.handle.routing));
   }
 
   static attach(handle: JobTableHandle): JobTable {
@@ -164,5 +175,11 @@ export class JobTable {
 }
 
 export function isJobTableHandle(jobs: unknown): jobs is JobTableHandle {
-  return typeof jobs === 'object' && jobs !== null && (jobs as { kind?: unknown }).kind === 'job-table' && (jobs as { buffer?: unknown }).buffer instanceof SharedArrayBuffer;
+  return (
+    typeof jobs === 'object' &&
+    jobs !== null &&
+    (jobs as { kind?: unknown }).kind === 'job-table' &&
+    (jobs as { buffer?: unknown }).buffer instanceof SharedArrayBuffer &&
+    (jobs as { routing?: unknown }).routing instanceof SharedArrayBuffer
+  );
 }

@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { JobTable, isJobTableHandle } from '../../src/actors/job-table.js';
 import type { JobConfig } from '../../src/actors/job.js';
 import { eachJob, enabledJobs } from '../../src/actors/stage-config.js';
+import { RoutingIndex } from '../../src/actors/routing-index.js';
+import { RoutingTable } from '../../src/actors/logfwdr/routing-table.js';
+import { DATASETS } from '../../src/actors/job.js';
 import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
 
 function job(id: string, zones: number[], extra: Partial<JobConfig> = {}): JobConfig {
@@ -60,6 +63,43 @@ describe('JobTable', () => {
     );
   });
 
+  it('routes (dataset, zone) to the slots of its enabled jobs, as RoutingTable does by id (property)', () => {
+    const arbRouted = fc.record({
+      dataset: fc.constantFrom(...DATASETS),
+      zones: fc.uniqueArray(fc.oneof(fc.integer({ min: 1, max: 60 }), fc.constantFrom(2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER)), { minLength: 1, maxLength: 12 }),
+      enabled: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(arbRouted, { maxLength: 30 }), (specs) => {
+        const jobs = specs.map((s, i) => job(`j${i}`, s.zones, { dataset: s.dataset, enabled: s.enabled }));
+        const table = JobTable.build(jobs, (id) => 10 + Number(id.slice(1)));
+        const reference = RoutingTable.fromJobs(jobs);
+        const routing = JobTable.attach(table.handle).routing;
+        expect(routing.jobCount).toBe(reference.jobIds.length);
+        expect(routing.routeCount).toBe(reference.routeCount);
+        expect(routing.zoneCount).toBe(reference.size);
+        const probes = [0, -1, 1.5, 61, 2 ** 33, ...specs.flatMap((s) => s.zones)];
+        for (const dataset of [...DATASETS, 'dns_logs']) {
+          for (const zone of probes) {
+            const expected = DATASETS.includes(dataset as never) && Number.isSafeInteger(zone) && zone > 0 ? reference.jobsFor(dataset as never, zone).map((id) => 10 + Number(id.slice(1))) : [];
+            expect(routing.slotsFor(dataset, zone)).toEqual(expected);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('shares one list between zones with the same jobs, and one array per list in a thread', () => {
+    const jobs = [job('a', [1, 2, 3]), job('b', [2, 3, 4])];
+    const routing = JobTable.build(jobs, (id) => (id === 'a' ? 1 : 2)).routing;
+    expect(routing.slotsFor('http_requests', 2)).toEqual([1, 2]);
+    expect(routing.slotsFor('http_requests', 2)).toBe(routing.slotsFor('http_requests', 3));
+    expect(routing.slotsFor('http_requests', 1)).toEqual([1]);
+    expect(routing.slotsFor('firewall_events', 1)).toEqual([]);
+    expect(Object.isFrozen(routing.slotsFor('http_requests', 4))).toBe(true);
+  });
+
   it('tells an unchanged job from a changed, removed or added one by its bytes', () => {
     const a = job('a', [1]);
     const b = job('b', [2]);
@@ -77,8 +117,10 @@ describe('JobTable', () => {
     const list = [job('a', [1])];
     expect(eachJob(list)).toBe(list);
     expect(isJobTableHandle({ kind: 'job-table', buffer: new ArrayBuffer(16) })).toBe(false);
-    expect(() => JobTable.attach({ kind: 'job-table', buffer: new SharedArrayBuffer(64) })).toThrow(/bad magic/);
-    expect(() => JobTable.attach({ kind: 'job-table', buffer: new SharedArrayBuffer(3) })).toThrow(/too short/);
+    const routing = new SharedArrayBuffer(64);
+    expect(() => JobTable.attach({ kind: 'job-table', buffer: new SharedArrayBuffer(64), routing })).toThrow(/bad magic/);
+    expect(() => JobTable.attach({ kind: 'job-table', buffer: new SharedArrayBuffer(3), routing })).toThrow(/too short/);
+    expect(() => new RoutingIndex(routing)).toThrow(/bad magic/);
   });
 
   it('is read by a worker thread from shared memory', async () => {

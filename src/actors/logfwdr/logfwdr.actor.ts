@@ -17,9 +17,10 @@ import { BatchReader, BatchWriter, Codec, type CodecStructures } from '../../run
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { TYPE_EVENTS, TYPE_SURPLUS } from '../messages.js';
-import { eachJob, readBatchOrCount, SlotTally, type StageConfig } from '../stage-config.js';
+import { readBatchOrCount, SlotTally, type StageConfig } from '../stage-config.js';
 import { PressureGauges } from '../buftee/pressure.js';
-import { RoutingTable } from './routing-table.js';
+import { JobTable } from '../job-table.js';
+import type { RoutingIndex } from '../routing-index.js';
 
 export interface LogfwdrArgs {
   target: string;
@@ -77,11 +78,10 @@ interface State {
   forward: BatchWriter;
   surplus: BatchWriter;
   ledger: LedgerView;
-  table: RoutingTable;
+  /** Where each zone's events go, in shared memory (routing-index.ts). */
+  routes: RoutingIndex;
   mode: StageConfig['mode'];
   generation: number;
-  /** dataset → zone → slots of its jobs (built lazily from the table, cleared on reconfigure). */
-  slots: Map<string, Map<string, readonly number[]>>;
   tally: SlotTally;
   keyJobs: (readonly number[] | number)[];
   counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number; shed: number; shedSurplus: number };
@@ -98,23 +98,13 @@ function isDataset(name: string): name is Dataset {
 
 function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
-  state.table = RoutingTable.fromJobs(eachJob(config.jobs));
+  state.routes = JobTable.of(config.jobs, (id) => state.ledger.slotOf(id) ?? NONE_SLOT).routing;
   state.mode = config.mode;
   state.generation = config.generation;
-  state.slots.clear();
 }
 
 function jobsOf(state: State, dataset: string, key: string): readonly number[] | number {
-  let byZone = state.slots.get(dataset);
-  if (byZone === undefined) state.slots.set(dataset, (byZone = new Map()));
-  let slots = byZone.get(key);
-  if (slots === undefined) {
-    const zone = Number(key);
-    const ids: readonly string[] = isDataset(dataset) && Number.isSafeInteger(zone) ? state.table.jobsFor(dataset, zone) : [];
-    slots = ids.length === 0 ? NONE : ids.map((id) => state.ledger.slotOf(id) ?? NONE_SLOT);
-    // Bounded: one entry per zone seen; a config change clears it.
-    if (byZone.size < 1_000_000) byZone.set(key, slots);
-  }
+  const slots = state.routes.slotsFor(dataset, Number(key));
   if (state.mode === 'fail-closed') return DROP;
   if (slots.length > 0) return slots;
   return state.mode === 'fail-open' ? FORWARD_SURPLUS : DROP;
@@ -129,10 +119,9 @@ export const actor = defineActor<LogfwdrArgs, State>({
       forward: new BatchWriter(codec),
       surplus: new BatchWriter(codec),
       ledger,
-      table: RoutingTable.EMPTY,
+      routes: JobTable.build([], () => undefined).routing,
       mode: 'fail-closed',
       generation: 0,
-      slots: new Map(),
       tally: new SlotTally(ledger.maxJobs + 1),
       keyJobs: [],
       counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0, shed: 0, shedSurplus: 0 },
@@ -223,7 +212,7 @@ export const actor = defineActor<LogfwdrArgs, State>({
   stats: (_ctx, state) => ({
     generation: state.generation,
     mode: state.mode,
-    jobs: state.table.jobIds.length,
+    jobs: state.routes.jobCount,
     pressure: state.pressure?.level() ?? 'ok',
     fairShare: Number.isFinite(state.fair.share) ? state.fair.share : null,
     ...state.counts,

@@ -17,10 +17,11 @@ import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, Codec, type CodecStructures } from '../../runtime/codec.js';
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
-import { eachJob, readBatchOrCount, SlotTally } from '../stage-config.js';
+import { readBatchOrCount, SlotTally } from '../stage-config.js';
 import { JOB_HEADER_BYTES, OFFSET_LIFE, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
 import type { StageConfig } from '../stage-config.js';
-import { RoutingTable } from '../logfwdr/routing-table.js';
+import { JobTable } from '../job-table.js';
+import type { RoutingIndex } from '../routing-index.js';
 import { Demultiplexer, type DemuxOptions, type ReadyBatch } from './demux.js';
 
 export interface LogreceiverArgs {
@@ -40,9 +41,8 @@ interface State {
   jobs: Demultiplexer;
   zones: Demultiplexer;
   ledger: LedgerView;
-  table: RoutingTable;
-  /** dataset → zone → slots (lazily built; cleared on reconfigure). */
-  slots: Map<string, Map<string, readonly number[]>>;
+  /** Where each zone's events go, in shared memory (routing-index.ts). */
+  routes: RoutingIndex;
   header: JobHeader;
   sending: Promise<void>;
   /** A send is waiting for room in Buftee's mailbox: handle() waits before taking more. */
@@ -62,16 +62,11 @@ interface State {
 const NONE: readonly number[] = Object.freeze([]);
 
 function slotsFor(state: State, dataset: string, key: string): readonly number[] {
-  let byZone = state.slots.get(dataset);
-  if (byZone === undefined) state.slots.set(dataset, (byZone = new Map()));
-  let slots = byZone.get(key);
-  if (slots === undefined) {
-    const zone = Number(key);
-    const ids: readonly string[] = (DATASETS as readonly string[]).includes(dataset) && Number.isSafeInteger(zone) ? state.table.jobsFor(dataset as Dataset, zone) : [];
-    slots = ids.length === 0 ? NONE : ids.map((id) => state.ledger.slotOf(id) ?? NONE_SLOT);
-    if (byZone.size < 1_000_000) byZone.set(key, slots);
-  }
-  return slots;
+  return state.routes.slotsFor(dataset, Number(key));
+}
+
+function routesOf(config: StageConfig, ledger: LedgerView): RoutingIndex {
+  return JobTable.of(config.jobs, (id) => ledger.slotOf(id) ?? NONE_SLOT).routing;
 }
 
 /** Fail-open surplus is grouped by zone: the zone id stands where a job's slot would. */
@@ -165,8 +160,7 @@ export const actor = defineActor<LogreceiverArgs, State>({
       jobs: null as unknown as Demultiplexer,
       zones: new Demultiplexer(codec, zoneLookup(), ctx.args.demux),
       ledger,
-      table: RoutingTable.fromJobs(eachJob(ctx.args.config.jobs)),
-      slots: new Map(),
+      routes: routesOf(ctx.args.config, ledger),
       header: { slot: 0, events: 0, offset: 0 },
       sending: Promise.resolve(),
       stalled: false,
@@ -208,8 +202,7 @@ export const actor = defineActor<LogreceiverArgs, State>({
   reconfigure(partial, _ctx, state) {
     const config = partial as StageConfig;
     state.ledger.update(config.ledger);
-    state.table = RoutingTable.fromJobs(eachJob(config.jobs));
-    state.slots.clear();
+    state.routes = routesOf(config, state.ledger);
   },
 
   stats: (_ctx, state) => ({ ...state.counts, openJobs: state.jobs.openJobs, pendingBytes: state.jobs.pending + state.zones.pending }),
