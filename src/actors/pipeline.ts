@@ -61,8 +61,11 @@ export interface PipelineOptions {
   maxJobs?: number;
   buftee?: BufteeOptions;
   destinations?: DestinationOptions;
-  /** Logpush: a job's delivery idle this long (nothing open or pending) is closed until its next batch. Default 60 s. */
-  logpush?: { idleDeliveryMs?: number };
+  /**
+   * Logpush: a job's delivery idle this long (nothing open or pending) is closed until its next
+   * batch (default 60 s); at most maxConcurrentPuts objects are put at once over all jobs (default 64).
+   */
+  logpush?: { idleDeliveryMs?: number; maxConcurrentPuts?: number };
   supervisor?: CreateSupervisorOptions;
   /** Network sources: listening once every stage runs, closed first by stop(). */
   sources?: { tcp?: Omit<TcpSourceOptions, 'onRefused'>[]; http?: Omit<HttpSourceOptions, 'onRefused'> };
@@ -256,7 +259,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const link = SharedGauges.create(LINK_GAUGES).buffer;
     const gen = this.options.generator;
     const mailboxBytes = 8 << 20;
-    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs } };
+    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs, maxConcurrentPuts: this.options.logpush?.maxConcurrentPuts } };
     const pushes = this.role !== 'edge';
     const buftee =
       this.nats === null

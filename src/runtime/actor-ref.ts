@@ -53,6 +53,26 @@ export class ActorRef {
     this.producer.commit(length);
   }
 
+  /**
+   * Whether `records` messages of up to `bytes` each fit now: a sender that must not stop between
+   * its first effect and its last checks this before either (no record wraps, so the free space
+   * must hold one record more than asked for).
+   */
+  hasRoom(bytes: number, records = 1): boolean {
+    const ring = this.producer.ring;
+    const need = Math.min(ring.capacity, (records + 1) * (bytes + 64));
+    return ring.capacity - ring.occupiedBytes >= need;
+  }
+
+  /** Resolves once `hasRoom(bytes, records)` (polling every `pollMs`), or rejects after `timeoutMs`. */
+  async waitForRoom(bytes: number, records = 1, timeoutMs = 60_000, pollMs = 1): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    while (!this.hasRoom(bytes, records)) {
+      if (performance.now() > until) throw new Error(`mailbox of ${this.target} stayed full for ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
   /** Bytes waiting in the receiver's mailbox from this sender. */
   get pendingBytes(): number {
     return this.producer.ring.occupiedBytes;

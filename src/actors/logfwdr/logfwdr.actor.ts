@@ -13,6 +13,7 @@
  */
 
 import { defineActor } from '../../runtime/actor.js';
+import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, BatchWriter, Codec, type CodecStructures } from '../../runtime/codec.js';
 import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
@@ -133,76 +134,13 @@ export const actor = defineActor<LogfwdrArgs, State>({
     return state;
   },
 
-  async handle(batch, ctx, state) {
-    const { reader, forward, surplus, tally, ledger, fair, shed } = state;
-    if (!readBatchOrCount(reader, batch, ledger, ctx.log)) {
-      state.counts.malformed++;
-      return;
-    }
-    const dataset = reader.dataset;
-    const keyJobs = state.keyJobs;
-    keyJobs.length = reader.keyCount;
-    for (let k = 0; k < keyJobs.length; k++) keyJobs[k] = jobsOf(state, dataset, reader.keyByIndex(k));
-    forward.begin(dataset);
-    surplus.begin(dataset);
-    let unconfigured = 0;
-    let shedJobs = 0;
-    let shedSurplus = 0;
-    const level = state.pressure?.levelIndex() ?? 0;
-    fair.roll(performance.now());
-    for (let i = 0; i < reader.count; i++) {
-      const jobs = keyJobs[reader.keyIndex(i)]!;
-      if (typeof jobs !== 'number') {
-        let within = false;
-        for (let j = 0; j < jobs.length; j++) {
-          tally.add(jobs[j]!, 1);
-          if (fair.within(jobs[j]!)) within = true;
-        }
-        if (level >= LEVEL_HARD && !within) {
-          // Every job of this event is past its fair share: shed, counted under each of them.
-          for (let j = 0; j < jobs.length; j++) shed.add(jobs[j]!, 1);
-          shedJobs++;
-          continue;
-        }
-        if (!forward.tryAddFrom(reader, i)) {
-          tally.drain((slot, n) => ledger.ingest(slot, n));
-          state.counts.forwarded += forward.count;
-          await send(ctx.ref(ctx.args.target), forward, TYPE_EVENTS);
-          forward.begin(dataset).addFrom(reader, i);
-        }
-      } else if (jobs === FORWARD_SURPLUS) {
-        tally.add(NONE_SLOT, 1);
-        if (level >= LEVEL_SOFT) {
-          shed.add(NONE_SLOT, 1);
-          shedSurplus++;
-          continue;
-        }
-        if (!surplus.tryAddFrom(reader, i)) {
-          tally.drain((slot, n) => ledger.ingest(slot, n));
-          state.counts.surplus += surplus.count;
-          await send(ctx.ref(ctx.args.target), surplus, TYPE_SURPLUS);
-          surplus.begin(dataset).addFrom(reader, i);
-        }
-      } else {
-        unconfigured++;
-      }
-    }
-    if (unconfigured > 0) {
-      ledger.ingest(NONE_SLOT, unconfigured);
-      ledger.drop(NONE_SLOT, 'unconfigured', unconfigured);
-      state.counts.unconfigured += unconfigured;
-    }
-    // Counts ingested before the batch can reach a stage that counts it delivered or dropped.
-    tally.drain((slot, n) => ledger.ingest(slot, n));
-    if (shedJobs + shedSurplus > 0) {
-      shed.drain((slot, n) => ledger.drop(slot, 'shed', n));
-      state.counts.shed += shedJobs;
-      state.counts.shedSurplus += shedSurplus;
-    }
-    state.counts.forwarded += forward.count;
-    state.counts.surplus += surplus.count;
-    if (forward.count > 0) await send(ctx.ref(ctx.args.target), forward, TYPE_EVENTS);
-    if (surplus.count > 0) await send(ctx.ref(ctx.args.target), surplus, TYPE_SURPLUS);
+  handle(batch, ctx, state) {
+    // Backpressure before the record's first effect: room for its forward and surplus batches
+    // (each at most the size of the record). A crash while waiting leaves nothing done; once
+    // routing starts, it runs to its last send without a turn (see route).
+    const ref = ctx.ref(ctx.args.target);
+    if (!ref.hasRoom(batch.length, 2)) return ref.waitForRoom(batch.length, 2).then(() => route(batch, ctx, state, ref));
+    return route(batch, ctx, state, ref);
   },
 
   reconfigure(partial, _ctx, state) {
@@ -219,7 +157,92 @@ export const actor = defineActor<LogfwdrArgs, State>({
   }),
 });
 
-async function send(ref: { trySend(b: Uint8Array, t: number): boolean; send(b: Uint8Array, t: number, ms: number): Promise<void> }, writer: BatchWriter, type: number): Promise<void> {
-  const batch = writer.finish();
-  if (!ref.trySend(batch, type)) await ref.send(batch, type, 60_000);
+/**
+ * Routes one record: counts it into the ledger and commits its batches to Logreceiver's mailbox in
+ * one synchronous run, so a crash lands before its first effect (the record is handled again) or
+ * after its last (the host's mark skips it): never between a commit and the mark, where handling
+ * it again would count and forward its events twice. Only when a batch does not fit after all
+ * (the room check is for two batches the size of the record) does it fall back to waiting.
+ */
+function route(batch: Uint8Array, ctx: { log: { warn(o: object, m: string): void } }, state: State, ref: ActorRef): Promise<void> | undefined {
+  const { reader, forward, surplus, tally, ledger, fair, shed } = state;
+  let late: { bytes: Uint8Array; type: number }[] | null = null;
+  const send = (writer: BatchWriter, type: number): void => {
+    const bytes = writer.finish();
+    if (late === null && ref.trySend(bytes, type)) return;
+    (late ??= []).push({ bytes: bytes.slice(), type });
+  };
+  if (!readBatchOrCount(reader, batch, ledger, ctx.log)) {
+    state.counts.malformed++;
+    return undefined;
+  }
+  const dataset = reader.dataset;
+  const keyJobs = state.keyJobs;
+  keyJobs.length = reader.keyCount;
+  for (let k = 0; k < keyJobs.length; k++) keyJobs[k] = jobsOf(state, dataset, reader.keyByIndex(k));
+  forward.begin(dataset);
+  surplus.begin(dataset);
+  let unconfigured = 0;
+  let shedJobs = 0;
+  let shedSurplus = 0;
+  const level = state.pressure?.levelIndex() ?? 0;
+  fair.roll(performance.now());
+  for (let i = 0; i < reader.count; i++) {
+    const jobs = keyJobs[reader.keyIndex(i)]!;
+    if (typeof jobs !== 'number') {
+      let within = false;
+      for (let j = 0; j < jobs.length; j++) {
+        tally.add(jobs[j]!, 1);
+        if (fair.within(jobs[j]!)) within = true;
+      }
+      if (level >= LEVEL_HARD && !within) {
+        // Every job of this event is past its fair share: shed, counted under each of them.
+        for (let j = 0; j < jobs.length; j++) shed.add(jobs[j]!, 1);
+        shedJobs++;
+        continue;
+      }
+      if (!forward.tryAddFrom(reader, i)) {
+        tally.drain((slot, n) => ledger.ingest(slot, n));
+        state.counts.forwarded += forward.count;
+        send(forward, TYPE_EVENTS);
+        forward.begin(dataset).addFrom(reader, i);
+      }
+    } else if (jobs === FORWARD_SURPLUS) {
+      tally.add(NONE_SLOT, 1);
+      if (level >= LEVEL_SOFT) {
+        shed.add(NONE_SLOT, 1);
+        shedSurplus++;
+        continue;
+      }
+      if (!surplus.tryAddFrom(reader, i)) {
+        tally.drain((slot, n) => ledger.ingest(slot, n));
+        state.counts.surplus += surplus.count;
+        send(surplus, TYPE_SURPLUS);
+        surplus.begin(dataset).addFrom(reader, i);
+      }
+    } else {
+      unconfigured++;
+    }
+  }
+  if (unconfigured > 0) {
+    ledger.ingest(NONE_SLOT, unconfigured);
+    ledger.drop(NONE_SLOT, 'unconfigured', unconfigured);
+    state.counts.unconfigured += unconfigured;
+  }
+  // Counts ingested before the batch can reach a stage that counts it delivered or dropped.
+  tally.drain((slot, n) => ledger.ingest(slot, n));
+  if (shedJobs + shedSurplus > 0) {
+    shed.drain((slot, n) => ledger.drop(slot, 'shed', n));
+    state.counts.shed += shedJobs;
+    state.counts.shedSurplus += shedSurplus;
+  }
+  state.counts.forwarded += forward.count;
+  state.counts.surplus += surplus.count;
+  if (forward.count > 0) send(forward, TYPE_EVENTS);
+  if (surplus.count > 0) send(surplus, TYPE_SURPLUS);
+  if (late === null) return undefined;
+  const waiting: { bytes: Uint8Array; type: number }[] = late;
+  return (async () => {
+    for (const { bytes, type } of waiting) await ref.send(bytes, type, 60_000);
+  })();
 }

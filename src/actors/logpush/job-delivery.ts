@@ -18,6 +18,7 @@ import type { BatchReader } from '../../runtime/codec.js';
 import type { JobConfig } from '../job.js';
 import type { LedgerView } from '../ledger.js';
 import { CompiledJob } from './compiled-job.js';
+import type { PutSlots } from './put-slots.js';
 import type { Destination } from './destinations/destination.js';
 import { isLogpushError, messageOf } from './errors.js';
 import { compressObject, type UploadObject } from './upload-object.js';
@@ -51,6 +52,8 @@ export interface DeliveryDeps {
   onError(jobId: string, error: unknown, retrying: boolean): void;
   /** Pause before a retryable failure is tried again. Default 2 s. */
   retryDelayMs?: number;
+  /** Shared by every job of the Logpush: at most this many puts at once (put-slots.ts). */
+  slots?: PutSlots;
 }
 
 export interface DeliveryCounts {
@@ -173,13 +176,16 @@ export class JobDelivery {
     const object = this.objects[0];
     if (object === undefined) return;
     this.putting = true;
+    const release = this.deps.slots === undefined ? null : await this.deps.slots.acquire();
     try {
       const body = this.compiled.compression === 'gzip' ? await compressObject(object, 'gzip') : object;
       await this.deps.destination.put(body);
+      release?.();
       this.objects.shift();
       this.counts.delivered += object.records;
       this.confirm(object, false);
     } catch (error) {
+      release?.();
       const retryable = !isLogpushError(error) || error.retryable;
       this.deps.onError(this.job.id, error, retryable && !this.closed);
       if (retryable) {

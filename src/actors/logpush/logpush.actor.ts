@@ -39,6 +39,7 @@ import type { StageConfig } from '../stage-config.js';
 import { createDestination, type DestinationOptions } from './destinations/create-destination.js';
 import { messageOf } from './errors.js';
 import { JobDelivery } from './job-delivery.js';
+import { PutSlots } from './put-slots.js';
 
 export interface LogpushArgs {
   /** The ring to Buftee for acks and the hello (see BufteeArgs.acks). */
@@ -54,6 +55,8 @@ export interface LogpushArgs {
   retryDelayMs?: number;
   /** A job's delivery with nothing open or pending for this long is closed; its next batch opens it again. Default 60 s. */
   idleDeliveryMs?: number;
+  /** Objects put at once over all jobs (file descriptors, connections). Default 64. */
+  maxConcurrentPuts?: number;
   /** Shared with Buftee: where this Logpush publishes its HELLO nonce (messages.ts, Restarts). */
   link?: SharedArrayBuffer;
 }
@@ -81,6 +84,8 @@ interface State {
   refused: Set<number>;
   /** Counts of deliveries closed since start, so stats' totals stay whole. */
   retired: Record<string, number>;
+  /** Puts in progress over every job, bounded. */
+  slots: PutSlots;
   counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
   nonce: number;
   /** The newest Buftee life known (shared memory, or a RESYNC): batches of older lives are orphans. */
@@ -101,6 +106,7 @@ function retire(state: State, slot: number, delivery: JobDelivery): void {
 
 /** A delivery with nothing open and nothing pending for this long is closed (it reopens on its next batch). */
 export const DEFAULT_IDLE_DELIVERY_MS = 60_000;
+export const DEFAULT_MAX_CONCURRENT_PUTS = 64;
 
 const MAX_JOBS_IN_STATS = 100;
 
@@ -171,6 +177,7 @@ export const actor = defineActor<LogpushArgs, State>({
       open: () => undefined,
       refused: new Set(),
       retired: {},
+      slots: new PutSlots(ctx.args.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS),
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
@@ -190,6 +197,7 @@ export const actor = defineActor<LogpushArgs, State>({
           destination: createDestination(job.destination, ctx.args.destinations),
           ledger: state.ledger,
           retryDelayMs: ctx.args.retryDelayMs,
+          slots: state.slots,
           completed: (offset, events) => {
             if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
           },
@@ -332,6 +340,8 @@ export const actor = defineActor<LogpushArgs, State>({
     ...state.counts,
     heldBytes: [...state.jobs.values()].reduce((a, d) => a + d.heldBytes, 0),
     pendingAcks: state.pendingAcks.length,
+    putsBusy: state.slots.busy,
+    putsQueued: state.slots.queued,
     // Totals over every job; per job only for the first MAX_JOBS_IN_STATS (stats() answers in
     // bounded time and size with 100,000 jobs).
     totals: totalsOf(state.jobs.values(), state.retired),

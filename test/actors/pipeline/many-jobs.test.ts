@@ -39,7 +39,8 @@ describe('many jobs, few busy', () => {
     const dir = join(root, 'lazy');
     const pipeline = createPipeline({
       config: { jobs: Array.from({ length: 20_000 }, (_, i) => job(i + 1, dir)) },
-      logpush: { idleDeliveryMs: 1500 },
+      // One put at a time over all jobs: every object still gets out, in turn.
+      logpush: { idleDeliveryMs: 1500, maxConcurrentPuts: 1 },
       supervisor: quiet,
     });
     await pipeline.start();

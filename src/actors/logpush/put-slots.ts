@@ -1,0 +1,55 @@
+/**
+ * How many objects one Logpush puts at once, over all its jobs. Each job sends its objects one at
+ * a time, but 100,000 jobs sealing at the same interval each opened a file (or a connection) at
+ * once: at 1,000,000 jobs the object store ran out of file descriptors (EMFILE, bench/scale). A
+ * job waits for a slot in arrival order; the wait is bounded by the slots' puts, which each end
+ * (a put resolves or rejects; HTTP puts have their own timeout).
+ */
+export class PutSlots {
+  private free: number;
+  /** Jobs waiting for a slot, first come first served. Bounded: a job waits with one put at a time. */
+  private readonly waiting: (() => void)[] = [];
+  private head = 0;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`put slots must be a positive integer, got ${size}`);
+    this.free = size;
+  }
+
+  /** Resolves with a release function once a slot is free. */
+  acquire(): Promise<() => void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve) => this.waiting.push(() => resolve(this.releaser())));
+  }
+
+  /** Puts in progress. */
+  get busy(): number {
+    return this.size - this.free;
+  }
+
+  /** Jobs waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length - this.head;
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (this.head < this.waiting.length) {
+        const next = this.waiting[this.head++]!;
+        if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+          this.waiting.splice(0, this.head);
+          this.head = 0;
+        }
+        next();
+      } else {
+        this.free++;
+      }
+    };
+  }
+}
