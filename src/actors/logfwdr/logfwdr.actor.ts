@@ -85,7 +85,7 @@ interface State {
   generation: number;
   tally: SlotTally;
   keyJobs: (readonly number[] | number)[];
-  counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number; shed: number; shedSurplus: number };
+  counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number; shed: number; shedSurplus: number; wholeRecords: number };
   pressure: PressureGauges | null;
   fair: FairShare;
   shed: SlotTally;
@@ -125,7 +125,7 @@ export const actor = defineActor<LogfwdrArgs, State>({
       generation: 0,
       tally: new SlotTally(ledger.maxJobs + 1),
       keyJobs: [],
-      counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0, shed: 0, shedSurplus: 0 },
+      counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0, shed: 0, shedSurplus: 0, wholeRecords: 0 },
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       fair: new FairShare(ledger.maxJobs + 1),
       shed: new SlotTally(ledger.maxJobs + 1),
@@ -180,13 +180,34 @@ function route(batch: Uint8Array, ctx: { log: { warn(o: object, m: string): void
   const keyJobs = state.keyJobs;
   keyJobs.length = reader.keyCount;
   for (let k = 0; k < keyJobs.length; k++) keyJobs[k] = jobsOf(state, dataset, reader.keyByIndex(k));
+  const level = state.pressure?.levelIndex() ?? 0;
+  fair.roll(performance.now());
+  // Every event of the record goes to a job and nothing is shed: the record is forwarded as it
+  // came, one copy of its bytes, instead of copying its events one by one into a batch of its own.
+  let whole = level < LEVEL_HARD;
+  for (let k = 0; whole && k < keyJobs.length; k++) if (typeof keyJobs[k] === 'number') whole = false;
+  if (whole) {
+    const count = reader.count;
+    for (let i = 0; i < count; i++) {
+      const jobs = keyJobs[reader.keyIndex(i)] as readonly number[];
+      for (let j = 0; j < jobs.length; j++) {
+        tally.add(jobs[j]!, 1);
+        fair.within(jobs[j]!);
+      }
+    }
+    // Counts ingested before the batch can reach a stage that counts it delivered or dropped.
+    tally.drain((slot, n) => ledger.ingest(slot, n));
+    state.counts.forwarded += count;
+    state.counts.wholeRecords++;
+    if (count === 0 || ref.trySend(batch, TYPE_EVENTS)) return undefined;
+    const copy = batch.slice();
+    return ref.send(copy, TYPE_EVENTS, 60_000);
+  }
   forward.begin(dataset);
   surplus.begin(dataset);
   let unconfigured = 0;
   let shedJobs = 0;
   let shedSurplus = 0;
-  const level = state.pressure?.levelIndex() ?? 0;
-  fair.roll(performance.now());
   for (let i = 0; i < reader.count; i++) {
     const jobs = keyJobs[reader.keyIndex(i)]!;
     if (typeof jobs !== 'number') {

@@ -60,6 +60,10 @@ describe('many jobs, few busy', () => {
     const idle = await logpush();
     expect(idle.jobCount).toBe(0);
     expect(idle.totals.delivered).toBe(150);
+    // Every event of each ingested record had a job: Logfwdr forwarded the records as they came.
+    const logfwdr = (await pipeline.tree.find('logfwdr')!.control.stats(5000)).actor as { wholeRecords: number; forwarded: number };
+    expect(logfwdr.wholeRecords).toBeGreaterThan(0);
+    expect(logfwdr.forwarded).toBe(150);
     // The same jobs again: new deliveries, new objects beside the old.
     expect((await pipeline.ingest('http_requests', events(2))).accepted).toBe(150);
     expect(await pipeline.stop()).toBe(true);
