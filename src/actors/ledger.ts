@@ -289,20 +289,19 @@ export class LedgerView {
 
   /** The sums over every slot in use (slots the owner allocated, known here by name or not). */
   totals(): LedgerEntry {
+    // Summed in place, without an entry per slot: at 1,000,000 jobs an object per slot made each
+    // call (stop()'s drain loop polls it) seconds of garbage.
     const total = emptyEntry();
-    for (let slot = 0; slot < this.allocated(); slot++) {
-      const entry = this.read(slot);
-      total.ingested += entry.ingested;
-      total.delivered += entry.delivered;
-      total.inFlight += entry.inFlight;
-      for (const reason of DROP_REASONS) total.dropped[reason] += entry.dropped[reason];
-    }
+    const allocated = this.allocated();
+    for (let slot = 0; slot < allocated; slot++) this.addSlot(slot, total);
     return total;
   }
 
   /** True when no slot in use has more events delivered or dropped than ingested. */
   balanced(): boolean {
-    for (let slot = 0; slot < this.allocated(); slot++) if (this.read(slot).inFlight < 0) return false;
+    const scratch = emptyEntry();
+    const allocated = this.allocated();
+    for (let slot = 0; slot < allocated; slot++) if (this.addSlot(slot, scratch) < 0) return false;
     return true;
   }
 
@@ -326,20 +325,27 @@ export class LedgerView {
 
   private read(slot: number): LedgerEntry {
     const entry = emptyEntry();
-    let settled = 0;
+    this.addSlot(slot, entry);
+    return entry;
+  }
+
+  /** Adds `slot`'s counters to `into` and returns the slot's events in flight. */
+  private addSlot(slot: number, into: LedgerEntry): number {
+    const counters = this.counters;
     // Consumes delivered and dropped before ingested: see "never reads negative" above.
-    entry.delivered = Number(Atomics.load(this.counters, counterIndex(slot, DELIVERED_WORD)));
-    settled += entry.delivered;
+    let settled = Number(Atomics.load(counters, counterIndex(slot, DELIVERED_WORD)));
+    into.delivered += settled;
     for (const reason of DROP_REASONS) {
       // Consumes the drops counted by every stage.
-      const n = Number(Atomics.load(this.counters, counterIndex(slot, REASON_WORD[reason])));
-      entry.dropped[reason] = n;
+      const n = Number(Atomics.load(counters, counterIndex(slot, REASON_WORD[reason])));
+      into.dropped[reason] += n;
       settled += n;
     }
     // Consumes ingests, last.
-    entry.ingested = Number(Atomics.load(this.counters, counterIndex(slot, INGESTED_WORD)));
-    entry.inFlight = entry.ingested - settled;
-    return entry;
+    const ingested = Number(Atomics.load(counters, counterIndex(slot, INGESTED_WORD)));
+    into.ingested += ingested;
+    into.inFlight += ingested - settled;
+    return ingested - settled;
   }
 
   private learn(jobs: readonly string[]): void {
