@@ -156,7 +156,8 @@ export class JobTable {
     const a = this.entryOfSlot(slot);
     const b = other.entryOfSlot(slot);
     if (a < 0 || b < 0) return false;
-    return Buffer.from(this.payload(a).buffer, this.payload(a).byteOffset, this.payload(a).byteLength).equals(other.payload(b));
+    const mine = this.payload(a);
+    return Buffer.from(mine.buffer, mine.byteOffset, mine.byteLength).equals(other.payload(b));
   }
 
   /** Every job, decoded one at a time, with its slot. */

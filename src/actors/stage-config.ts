@@ -5,6 +5,7 @@
 
 import type { JobConfig } from './job.js';
 import { isJobTableHandle, JobTable, type StageJobs } from './job-table.js';
+import type { RoutingIndex } from './routing-index.js';
 import type { LedgerHandle } from './ledger.js';
 import type { GuardMode } from './logfwdr/config-guard.js';
 import { isCodecError, type BatchReader } from '../runtime/codec.js';
@@ -24,6 +25,11 @@ export interface StageConfig {
 /** The config's jobs one at a time: decoded from the table, or the list as given. */
 export function eachJob(jobs: StageJobs): Iterable<JobConfig> {
   return isJobTableHandle(jobs) ? JobTable.attach(jobs).jobs() : jobs;
+}
+
+/** Where each zone's events go under `config` (Logfwdr, Logreceiver): the table's routing index. Jobs of a plain list without a slot route to "-". */
+export function routesOf(config: StageConfig, ledger: LedgerView): RoutingIndex {
+  return JobTable.of(config.jobs, (id) => ledger.slotOf(id) ?? NONE_SLOT).routing;
 }
 
 /** What Buftee keeps of each enabled job: its id, dataset and overflow policy (never the whole config). */

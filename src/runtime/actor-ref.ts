@@ -64,12 +64,18 @@ export class ActorRef {
     return ring.capacity - ring.occupiedBytes >= need;
   }
 
-  /** Resolves once `hasRoom(bytes, records)` (polling every `pollMs`), or rejects after `timeoutMs`. */
-  async waitForRoom(bytes: number, records = 1, timeoutMs = 60_000, pollMs = 1): Promise<void> {
+  /** Resolves once `hasRoom(bytes, records)`, sleeping on the ring's space doorbell; rejects after `timeoutMs`. */
+  async waitForRoom(bytes: number, records = 1, timeoutMs = 60_000): Promise<void> {
     const until = performance.now() + timeoutMs;
-    while (!this.hasRoom(bytes, records)) {
-      if (performance.now() > until) throw new Error(`mailbox of ${this.target} stayed full for ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    const doorbell = this.producer.ring.spaceDoorbell;
+    for (;;) {
+      if (this.hasRoom(bytes, records)) return;
+      const remaining = until - performance.now();
+      if (remaining <= 0) throw new Error(`mailbox of ${this.target} stayed full for ${timeoutMs} ms`);
+      const seq = doorbell.prepare();
+      // Re-checked after announcing the sleep: a release in between rings the doorbell.
+      if (this.hasRoom(bytes, records)) return;
+      await doorbell.wait(seq, Math.min(remaining, 1000));
     }
   }
 

@@ -15,10 +15,9 @@
 import { defineActor } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, BatchWriter, Codec, type CodecStructures } from '../../runtime/codec.js';
-import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { TYPE_EVENTS, TYPE_SURPLUS } from '../messages.js';
-import { readBatchOrCount, SlotTally, type StageConfig } from '../stage-config.js';
+import { readBatchOrCount, routesOf, SlotTally, type StageConfig } from '../stage-config.js';
 import { PressureGauges } from '../buftee/pressure.js';
 import { JobTable } from '../job-table.js';
 import type { RoutingIndex } from '../routing-index.js';
@@ -91,15 +90,10 @@ interface State {
   shed: SlotTally;
 }
 
-const NONE: readonly number[] = Object.freeze([]);
-
-function isDataset(name: string): name is Dataset {
-  return (DATASETS as readonly string[]).includes(name);
-}
 
 function apply(state: State, config: StageConfig): void {
   state.ledger.update(config.ledger);
-  state.routes = JobTable.of(config.jobs, (id) => state.ledger.slotOf(id) ?? NONE_SLOT).routing;
+  state.routes = routesOf(config, state.ledger);
   state.mode = config.mode;
   state.generation = config.generation;
 }

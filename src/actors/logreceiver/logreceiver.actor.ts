@@ -15,12 +15,10 @@
 import { defineActor } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, Codec, type CodecStructures } from '../../runtime/codec.js';
-import { DATASETS, type Dataset } from '../job.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
-import { readBatchOrCount, SlotTally } from '../stage-config.js';
+import { readBatchOrCount, routesOf, SlotTally } from '../stage-config.js';
 import { JOB_HEADER_BYTES, OFFSET_LIFE, TYPE_JOB_BATCH, TYPE_SURPLUS, TYPE_ZONE_BATCH, writeJobBatch, type JobHeader } from '../messages.js';
 import type { StageConfig } from '../stage-config.js';
-import { JobTable } from '../job-table.js';
 import type { RoutingIndex } from '../routing-index.js';
 import { Demultiplexer, type DemuxOptions, type ReadyBatch } from './demux.js';
 
@@ -63,10 +61,6 @@ const NONE: readonly number[] = Object.freeze([]);
 
 function slotsFor(state: State, dataset: string, key: string): readonly number[] {
   return state.routes.slotsFor(dataset, Number(key));
-}
-
-function routesOf(config: StageConfig, ledger: LedgerView): RoutingIndex {
-  return JobTable.of(config.jobs, (id) => ledger.slotOf(id) ?? NONE_SLOT).routing;
 }
 
 /** Fail-open surplus is grouped by zone: the zone id stands where a job's slot would. */
