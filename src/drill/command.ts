@@ -28,6 +28,9 @@ cut: kills stage workers at random under load, each stage at least once.
   --safety-rss-mb N    unbuckled: stop past this RSS (default 4096)
   --safety-buffers N   unbuckled: stop past this many buffers (default 10 x max-buffers)
   --kills N            cut: workers to kill (default 10; each stage at least once)
+  --hard               cut: terminate workers wherever their code is, even inside a record
+                       (default: at their next event-loop turn); an interrupted record is then
+                       handled again: at least once, its events may be delivered and counted twice
   --nats URL[,URL]     fail-open: Buftee on NATS JetStream at these servers (buffers are subjects)
   --json               print one JSON object on stdout (the table goes to stderr)
   --report FILE.html   write a self-contained HTML report with charts
@@ -61,6 +64,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       'safety-rss-mb': { type: 'string' },
       'safety-buffers': { type: 'string' },
       kills: { type: 'string' },
+      hard: { type: 'boolean', default: false },
       nats: { type: 'string' },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
@@ -104,7 +108,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
           ...(values.nats === undefined ? {} : { nats: { servers: values.nats.split(',') } }),
           safety: { rssMb: int('safety-rss-mb'), buffers: int('safety-buffers') },
         })
-      : await runCutDrill({ ...common, kills: int('kills') });
+      : await runCutDrill({ ...common, kills: int('kills'), killAt: values.hard ? 'now' : 'turn' });
   if (values.report !== undefined) await writeFile(values.report, renderReport(summary));
   if (values.json) {
     const { seconds, ...rest } = summary;

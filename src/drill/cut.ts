@@ -3,6 +3,7 @@
  * reports restarts, each stage's time to recover (kill to its successor answering stats()), and
  * loss by reason. Nothing that was in a ring may be lost; what a crashed stage held in memory (a
  * Buftee's buffers, a Logreceiver's coalescing) may be, and is then counted `crashed`, to the event.
+ * Kills land at a worker's next event-loop turn unless `killAt` is `'now'` (see KillAt).
  */
 
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { DEFAULT_LIMITS } from '../actors/buftee/limits.js';
 import { defaultJobs } from '../actors/defaults.js';
 import { createPipeline } from '../actors/pipeline.js';
 import { Random } from '../actors/sources/prng.js';
+import type { KillAt } from '../runtime/actor-process.js';
 import type { LoggerOptions } from '../runtime/logger.js';
 import { countLedger, DrillSampler, percentile, positive, sleepUntil, STAGE_IDS } from './sampler.js';
 import type { DrillSecond, DrillSummary } from './types.js';
@@ -26,6 +28,13 @@ export interface CutDrillOptions {
   maxBuffers?: number;
   /** Workers to kill, at least one per stage. Default 10. */
   kills?: number;
+  /**
+   * Where kills land (ActorProcess.kill): `'turn'` (default) at the worker's next event-loop turn,
+   * so every record is handled exactly once and the checks below hold to the event; `'now'`
+   * anywhere, so a record a kill interrupts is handled again (at least once: its events may be
+   * delivered and counted twice).
+   */
+  killAt?: KillAt;
   /** The stages to kill, in order (instead of every stage once and then at random). */
   stages?: readonly string[];
   seed?: number;
@@ -37,6 +46,8 @@ export interface CutDrillOptions {
 }
 
 export interface CutDrillSummary extends DrillSummary {
+  /** Where the kills landed (CutDrillOptions.killAt). */
+  killAt: KillAt;
   /** Lines in every object written. More than delivered only by lines a Logpush wrote twice (it died before its ack: at-least-once). */
   objectLines: number;
   /** Distinct lines in every object written: each a delivered event, so equal to the ledger's delivered. */
@@ -50,6 +61,7 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
   const ratePerSecond = positive('ratePerSecond', options.ratePerSecond ?? 20_000);
   const maxBuffers = positive('maxBuffers', options.maxBuffers ?? DEFAULT_LIMITS.maxBuffers);
   const stages = options.stages;
+  const killAt = options.killAt ?? 'turn';
   for (const stage of stages ?? []) if (!(STAGE_IDS as readonly string[]).includes(stage)) throw new RangeError(`unknown stage ${JSON.stringify(stage)}; stages: ${STAGE_IDS.join(', ')}`);
   const kills = stages?.length ?? Math.max(STAGE_IDS.length, positive('kills', options.kills ?? 10));
   if (durationSeconds < 8 + kills) throw new RangeError(`durationSeconds (${durationSeconds}) must be at least 8 + kills (${kills}): a second between kills, and time to drain`);
@@ -89,7 +101,7 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
         const stage = order[i]!;
         const before = pipeline.tree.find(stage);
         const t0 = performance.now();
-        await pipeline.tree.kill(stage);
+        await pipeline.tree.kill(stage, killAt);
         const recoverMs = await successorAnswers(pipeline, stage, before);
         const cut = (cuts[stage] ??= { kills: 0, recoverMs: [] });
         cut.kills++;
@@ -135,6 +147,7 @@ export async function runCutDrill(options: CutDrillOptions = {}): Promise<CutDri
     stoppedBy: null,
     alerts: (await pipeline.stats()).alerts,
     cuts,
+    killAt,
     seconds,
     objectLines: objects.lines,
     objectDistinctLines: objects.distinct,

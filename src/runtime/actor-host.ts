@@ -14,7 +14,7 @@ import { ActorRef } from './actor-ref.js';
 import { isDefinedActor, type ActorContext, type DefinedActor } from './actor.js';
 import { Heartbeat } from './heartbeat.js';
 import { createLogger } from './logger.js';
-import { MSG_BOOT_FAILED, MSG_READY, type ActorWorkerData, type BootMessage } from './protocol.js';
+import { MSG_BOOT_FAILED, MSG_CRASH, MSG_READY, type ActorWorkerData, type BootMessage } from './protocol.js';
 import type { ActorStats, ControlApi } from './control.js';
 
 const data = workerData as ActorWorkerData;
@@ -127,6 +127,11 @@ async function shutdown(code: number): Promise<void> {
 }
 
 post({ code: MSG_READY });
+// A kill at the next turn (ActorProcess.kill 'turn'): this handler runs only between macrotasks,
+// never inside a record's synchronous handling.
+port.on('message', (message: { code?: number }) => {
+  if (message?.code === MSG_CRASH) process.exit(1);
+});
 
 // Parallel arrays reused across reads: the records of one read, from any of the inbound rings.
 const rings: Uint8Array[] = [];

@@ -9,13 +9,23 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { ControlClient } from './control.js';
 import { RuntimeError } from './errors.js';
 import { Heartbeat, StallWatch } from './heartbeat.js';
-import { MSG_BOOT_FAILED, MSG_READY, type ActorWorkerData, type BootMessage } from './protocol.js';
+import { MSG_BOOT_FAILED, MSG_CRASH, MSG_READY, type ActorWorkerData, type BootMessage } from './protocol.js';
 import { workerModuleUrl } from './worker-module.js';
 
 const HOST = new URL('./actor-host.ts', import.meta.url);
 
 /** Why an incarnation ended. `normal` is a clean exit (code 0) nobody asked for. */
 export type ExitCause = 'normal' | 'stopped' | 'error' | 'exit' | 'stall' | 'oom' | 'boot';
+
+/**
+ * Where a kill lands. `'turn'`: at the worker's next event-loop turn, so between records (or at an
+ * await inside a handler); every record is then handled exactly once across the crash (marks and
+ * `held` words). `'now'`: wherever the worker's code is. A record interrupted between its effects
+ * (ledger counts, ring commits) is handled again by the successor, so its events may be forwarded
+ * and counted twice: at least once, never lost. No pair of stores is atomic under
+ * Worker.terminate() (V8 ends a thread even between two adjacent Atomics.store calls).
+ */
+export type KillAt = 'turn' | 'now';
 
 export interface ActorExit {
   cause: ExitCause;
@@ -151,10 +161,21 @@ export class ActorProcess extends EventEmitter<{ exit: [ActorExit] }> {
     }
   }
 
-  /** Terminates the worker at once (the cut drill; a stall). */
-  kill(cause: ExitCause = 'exit'): Promise<ActorExit> {
+  /**
+   * Kills the worker, as a crash would. `'now'` terminates it wherever its code is, even inside a
+   * record's handling (as the watchdog does a stalled worker): that one record may then be handled
+   * again and counted twice (see KillAt). `'turn'` (default) makes it exit at its event loop's next
+   * turn, between records or at a handler's await, as an uncaught error in a callback would; a
+   * worker that does not turn within `graceMs` is terminated.
+   */
+  kill(cause: ExitCause = 'exit', at: KillAt = 'turn', graceMs = 2000): Promise<ActorExit> {
     this.ending ??= cause;
-    void this.worker.terminate();
-    return this.exited;
+    if (at === 'now') {
+      void this.worker.terminate();
+      return this.exited;
+    }
+    this.worker.postMessage({ code: MSG_CRASH });
+    const forced = setTimeout(() => void this.worker.terminate(), graceMs);
+    return this.exited.finally(() => clearTimeout(forced));
   }
 }

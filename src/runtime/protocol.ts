@@ -9,6 +9,8 @@ import type { MessagePort } from 'node:worker_threads';
 
 export const MSG_READY = 1;
 export const MSG_BOOT_FAILED = 2;
+/** Main thread → worker: crash now, at this turn of your event loop (ActorProcess.kill 'turn'). */
+export const MSG_CRASH = 3;
 
 export type BootMessage = { code: typeof MSG_READY } | { code: typeof MSG_BOOT_FAILED; message: string; stack?: string };
 

@@ -7,7 +7,7 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { ActorProcess, type ActorExit, type ExitCause } from './actor-process.js';
+import { ActorProcess, type ActorExit, type ExitCause, type KillAt } from './actor-process.js';
 import { ActorRef } from './actor-ref.js';
 import type { ActorStats } from './control.js';
 import { backoffDelay } from './backoff.js';
@@ -303,11 +303,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.children.flatMap((c) => (c.spec.type === 'supervisor' ? (c.supervisor?.actorIds() ?? []) : [c.spec.id]));
   }
 
-  /** Kills an actor's worker, as a crash would (the cut drill, tests). */
-  async kill(id: string): Promise<void> {
+  /** Kills an actor's worker, as a crash would (the cut drill, tests); `at` as ActorProcess.kill. */
+  async kill(id: string, at: KillAt = 'turn'): Promise<void> {
     const actor = this.find(id);
     if (actor === null) throw unknownChildError(id, this.actorIds());
-    await actor.kill('exit');
+    await actor.kill('exit', at);
   }
 
   /** A main-thread ref into the actor's mailbox. */

@@ -95,6 +95,7 @@ describe('seatbelt drill fail-open', () => {
 describe('seatbelt drill cut', () => {
   it('kills every stage under load: nothing in a ring is lost; what a crashed stage held is counted crashed, to the event', async () => {
     const cuts: string[] = [];
+    // Kills at each worker's next turn (the default): every record handled exactly once across them.
     const summary = await runCutDrill({ zones: SCALE.zones, jobs: SCALE.jobs, ratePerSecond: SCALE.ratePerSecond, durationSeconds: 16, kills: 7, onCut: (stage) => cuts.push(stage) });
     const context = JSON.stringify({ ...summary, seconds: undefined });
     for (const stage of ['source', 'logfwdr', 'logreceiver', 'buftee', 'logpush']) expect(cuts, context).toContain(stage);

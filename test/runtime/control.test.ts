@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSupervisor } from '../../src/runtime/create-supervisor.js';
 import type { EscalateEvent, RestartEvent, Supervisor } from '../../src/runtime/supervisor.js';
-import { CMD_CRASH, EMPTY } from './fixtures/commands.js';
+import { CMD_CRASH, CMD_STALL, EMPTY } from './fixtures/commands.js';
 
 const TUNABLE = new URL('./fixtures/tunable.actor.ts', import.meta.url);
 const OBEDIENT = new URL('./fixtures/obedient.actor.ts', import.meta.url);
@@ -40,6 +40,28 @@ describe('control plane', () => {
     const actor = sup.find('t')!;
     await actor.kill();
     await expect(actor.control.stats(5000)).rejects.toMatchObject({ code: 'ERR_ACTOR_STOPPED' });
+  });
+});
+
+describe('kill', () => {
+  it("a kill at the next turn of a worker whose loop never turns falls back to terminating it after the grace", async () => {
+    const sup = createSupervisor(
+      // The watchdog would take 60 s to call this stall: the kill's own grace must end it.
+      { id: 'root', type: 'supervisor', children: [{ id: 'o', type: 'worker', module: OBEDIENT, args: {}, restart: 'temporary', heartbeatTimeoutMs: 60_000 }] },
+      { onRootFailure: 'emit', log: { level: 'silent' } },
+    );
+    running.push(sup);
+    await sup.start();
+    const actor = sup.find('o')!;
+    await sup.ref('o').send(EMPTY, CMD_STALL);
+    // Its heartbeat stops once the handler blocks the loop.
+    await new Promise((r) => setTimeout(r, 300));
+    const beats = actor.heartbeat.beats;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(actor.heartbeat.beats).toBe(beats);
+    const exit = await actor.kill('exit', 'turn', 500);
+    expect(exit.cause).toBe('exit');
+    expect(actor.isRunning).toBe(false);
   });
 });
 
