@@ -228,6 +228,28 @@ export class BatchReader {
     return codec.decode(source, this.payloadStart(i), this.payloadEnd(i), i);
   }
 
+  /**
+   * The bytes `decode` reads the payloads from (see prepareDecode), or null when the batch was
+   * encoded with other structures than this reader's codec (decode would throw). Event `i`'s
+   * payload is `[sourceStart(i), sourceEnd(i))` in it: for readers of payload bytes (the Logpush
+   * transcoder) that must see exactly what decode sees.
+   */
+  payloadSource(): Uint8Array | null {
+    const codec = this.codec;
+    if (this.fingerprint !== codec.fingerprint || this.version !== codec.version) return null;
+    return this.decodeSource ?? this.prepareDecode();
+  }
+
+  sourceStart(i: number): number {
+    this.check(i);
+    return this.payloadStart(i);
+  }
+
+  sourceEnd(i: number): number {
+    this.check(i);
+    return this.payloadEnd(i);
+  }
+
   private check(i: number): void {
     if (!(i >>> 0 === i && i < this.eventCount)) throw indexError(i, this.eventCount);
   }

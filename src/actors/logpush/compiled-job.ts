@@ -12,6 +12,8 @@ import { NAME_PATTERN, type Compression, type JobConfig } from '../job.js';
 import { configError, isLogpushError, malformedEventError, messageOf, oversizedLineError, type LogpushError } from './errors.js';
 import { compileFilter, type EventPredicate } from './filter.js';
 import { compileFormatter, validateOutputOptions, type Formatter } from './format.js';
+import { ndjsonTranscoder, type NdjsonTranscoder } from './transcode.js';
+import type { BatchReader, CodecStructures } from '../../runtime/codec.js';
 import { createSampler, type Sampler } from './sampler.js';
 import { UploadBatcher, resolveUploadLimits, type UploadLimits } from './upload-batcher.js';
 import { COMPRESSIONS, type UploadObject } from './upload-object.js';
@@ -25,6 +27,11 @@ export type OfferOutcome = 'added' | 'filtered' | 'sampled' | 'oversized' | 'mal
 
 export interface CompiledJobOptions {
   readonly onObject: (object: UploadObject) => void;
+  /**
+   * The record structures the job's events are encoded with. Given, an NDJSON job without a
+   * filter writes its lines straight from the payload bytes (transcode.ts) in `offerFrom`.
+   */
+  readonly structures?: CodecStructures;
   /** See UploadBatcherOptions.firstSeq. */
   readonly firstSeq?: number;
 }
@@ -37,6 +44,7 @@ export class CompiledJob {
   /** Why the last `oversized` or `malformed` event was refused, for the log line. */
   lastProblem: LogpushError | undefined;
   private readonly filter: EventPredicate;
+  private readonly transcoder: NdjsonTranscoder | null;
   private readonly sampler: Sampler;
   private readonly batcher: UploadBatcher;
 
@@ -51,6 +59,10 @@ export class CompiledJob {
     this.filter = compileFilter(job.filter);
     this.sampler = createSampler(outputOptions.sample_rate);
     this.formatter = compileFormatter(outputOptions);
+    this.transcoder =
+      options.structures !== undefined && job.filter === undefined && outputOptions.output_type === 'ndjson'
+        ? ndjsonTranscoder(options.structures, outputOptions.field_names, outputOptions.timestamp_format)
+        : null;
     this.limits = resolveUploadLimits(job);
     this.batcher = new UploadBatcher({
       jobId: job.id,
@@ -71,6 +83,51 @@ export class CompiledJob {
     const fields = event as Record<string, unknown>;
     if (!this.filter(fields)) return 'filtered';
     if (!this.sampler.keep()) return 'sampled';
+    return this.write(fields, timestampNs, ledgerId, now);
+  }
+
+  /**
+   * Offers event `i` of the batch `reader` is reset on. A job with a transcoder writes its line
+   * from the payload's bytes; an event the transcoder leaves (see transcode.ts) and every other
+   * job decode it and go through `offer`.
+   */
+  offerFrom(reader: BatchReader, i: number, ledgerId: number, now: number): OfferOutcome {
+    const transcoder = this.transcoder;
+    const source = transcoder === null ? null : reader.payloadSource();
+    if (source === null) return this.offerDecoded(reader, i, ledgerId, now, false);
+    // No filter here: sampling is the first step, as in offer().
+    if (!this.sampler.keep()) return 'sampled';
+    const lineBytes = transcoder!.measure(source, reader.sourceStart(i), reader.sourceEnd(i));
+    if (lineBytes < 0) return this.offerDecoded(reader, i, ledgerId, now, true);
+    const batcher = this.batcher;
+    if (lineBytes > batcher.maxLineBytes) {
+      this.lastProblem = oversizedLineError(this.id, lineBytes, batcher.maxLineBytes, this.limits.maxBytes);
+      return 'oversized';
+    }
+    const buffer = batcher.beginLine(lineBytes, ledgerId, now);
+    transcoder!.write(buffer, batcher.lineOffset);
+    batcher.endLine(lineBytes, reader.timestamp(i), ledgerId);
+    return 'added';
+  }
+
+  private offerDecoded(reader: BatchReader, i: number, ledgerId: number, now: number, sampled: boolean): OfferOutcome {
+    let event: unknown;
+    try {
+      event = reader.decode(i);
+    } catch (error) {
+      this.lastProblem = malformedEventError(`job "${this.id}": event ${ledgerId} cannot be decoded: ${messageOf(error)}`, error);
+      return 'malformed';
+    }
+    if (!sampled) return this.offer(event, reader.timestamp(i), ledgerId, now);
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      this.lastProblem = malformedEventError(`job "${this.id}": event ${ledgerId} is not an object of fields`);
+      return 'malformed';
+    }
+    return this.write(event as Record<string, unknown>, reader.timestamp(i), ledgerId, now);
+  }
+
+  /** Formats a kept event into the open object. */
+  private write(fields: Record<string, unknown>, timestampNs: number, ledgerId: number, now: number): OfferOutcome {
     let line: string;
     try {
       line = this.formatter.format(fields);

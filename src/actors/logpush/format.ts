@@ -192,7 +192,8 @@ function bigintAsDigits(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-function ndjsonTimestamp(write: (ns: unknown) => string | number | undefined, format: TimestampFormat): ValueWriter {
+/** A timestamp field's NDJSON text (the transcoder writes the same). */
+export function ndjsonTimestamp(write: (ns: unknown) => string | number | undefined, format: TimestampFormat): ValueWriter {
   // A value that is no timestamp (a string, null) is written as it is: nothing is lost or invented.
   if (format === 'rfc3339') {
     return (value) => {

@@ -14,7 +14,7 @@
  * for as long as it takes: the job's events wait in Buftee (bounded by its limits), other jobs go on.
  */
 
-import type { BatchReader } from '../../runtime/codec.js';
+import type { BatchReader, CodecStructures } from '../../runtime/codec.js';
 import type { JobConfig } from '../job.js';
 import type { LedgerView } from '../ledger.js';
 import { CompiledJob } from './compiled-job.js';
@@ -54,6 +54,8 @@ export interface DeliveryDeps {
   retryDelayMs?: number;
   /** Shared by every job of the Logpush: at most this many puts at once (put-slots.ts). */
   slots?: PutSlots;
+  /** The record structures of the batches: lets NDJSON jobs without a filter transcode (CompiledJobOptions.structures). */
+  structures?: CodecStructures;
 }
 
 export interface DeliveryCounts {
@@ -85,7 +87,7 @@ export class JobDelivery {
     readonly slot: number,
     private readonly deps: DeliveryDeps,
   ) {
-    this.compiled = new CompiledJob(job, { onObject: (object) => this.queue(object) });
+    this.compiled = new CompiledJob(job, { onObject: (object) => this.queue(object), ...(deps.structures === undefined ? {} : { structures: deps.structures }) });
   }
 
   /** Takes one Buftee batch (at `offset`, `bytes` long) of this job; `reader` is reset on it. */
@@ -96,14 +98,7 @@ export class JobDelivery {
     this.entries.push(entry);
     const count = reader.count;
     for (let i = 0; i < count; i++) {
-      let event: unknown;
-      try {
-        event = reader.decode(i);
-      } catch {
-        entry.malformed++;
-        continue;
-      }
-      switch (this.compiled.offer(event, reader.timestamp(i), this.nextLine, now)) {
+      switch (this.compiled.offerFrom(reader, i, this.nextLine, now)) {
         case 'added':
           this.nextLine++;
           entry.lines++;

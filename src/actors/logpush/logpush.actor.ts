@@ -198,6 +198,7 @@ export const actor = defineActor<LogpushArgs, State>({
           ledger: state.ledger,
           retryDelayMs: ctx.args.retryDelayMs,
           slots: state.slots,
+          structures: ctx.args.structures,
           completed: (offset, events) => {
             if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
           },

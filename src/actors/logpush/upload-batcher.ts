@@ -157,11 +157,32 @@ export class UploadBatcher {
   add(line: string, timestampNs: number, ledgerId: number, now: number): AddResult {
     const lineBytes = Buffer.byteLength(line, 'utf8');
     if (lineBytes > this.maxLineBytes) return 'oversized';
+    const buffer = this.beginLine(lineBytes, ledgerId, now);
+    buffer.write(line, this.used, lineBytes, 'utf8');
+    this.endLine(lineBytes, timestampNs, ledgerId);
+    return 'added';
+  }
+
+  /**
+   * The open object's buffer with room for a line of `lineBytes` (at most maxLineBytes) and its
+   * newline at `lineOffset`, sealing the open object first when its interval passed or the line
+   * does not fit. The caller writes the line there and calls `endLine`.
+   */
+  beginLine(lineBytes: number, ledgerId: number, now: number): Buffer {
+    if (this.buffer !== null && (now - this.openedAt >= this.limits.maxIntervalMs || this.used + lineBytes + 1 > this.limits.maxBytes)) this.seal();
+    return this.reserve(lineBytes + 1, now, ledgerId);
+  }
+
+  /** Where `beginLine`'s line goes in its buffer. */
+  get lineOffset(): number {
+    return this.used;
+  }
+
+  /** Ends the line `beginLine` made room for, once it is written. */
+  endLine(lineBytes: number, timestampNs: number, ledgerId: number): void {
     const { maxBytes, maxRecords } = this.limits;
-    if (this.buffer !== null && (now - this.openedAt >= this.limits.maxIntervalMs || this.used + lineBytes + 1 > maxBytes)) this.seal();
-    const buffer = this.reserve(lineBytes + 1, now, ledgerId);
-    this.used += buffer.write(line, this.used, lineBytes, 'utf8');
-    buffer[this.used++] = NEWLINE;
+    this.used += lineBytes;
+    this.buffer![this.used++] = NEWLINE;
     this.records++;
     this.lastLedgerId = ledgerId;
     // NaN fails both comparisons, so a missing timestamp never becomes the min or max.
@@ -171,7 +192,6 @@ export class UploadBatcher {
     }
     // Sealed as soon as it is full, so a full object never waits for the next line or tick.
     if (this.records >= maxRecords || this.used >= maxBytes) this.seal();
-    return 'added';
   }
 
   /** Seals the open object if its interval has passed. Returns whether it did. */

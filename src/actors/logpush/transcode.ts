@@ -1,0 +1,392 @@
+/**
+ * NDJSON straight from an event's msgpack bytes, without decoding it: for a job with no filter,
+ * the line is the job's field list with each value's bytes copied (strings) or printed (numbers)
+ * from the payload. Decoding every event into an object of ~30 strings and formatting it again
+ * was most of Logpush's time (msgpackr's readString, the formatter, and the garbage of both:
+ * bench/pipeline's `--cpu-prof`); this reads each payload once and allocates only for floats and
+ * timestamps.
+ *
+ * It handles the payloads the pipeline's own encoder writes: a msgpackr record of a shared
+ * structure (one id byte, then the values in the structure's key order) whose selected values are
+ * nil, booleans, integers up to 32 bits, float64 and strings that are valid UTF-8 needing no JSON
+ * escape. Anything else (an inline structure, a plain map from an HTTP source, a nested value, a
+ * string with a quote, a control character or a lone surrogate, a truncated payload) makes
+ * `measure` return -1 and the caller decodes and formats the event as before. So the bytes written
+ * are, by construction, those the decode-and-format path writes (test/actors/logpush/transcode.test.ts
+ * checks it over random events).
+ *
+ * Two passes per event: `measure` walks the record once and notes each selected value's kind and
+ * place, so the caller knows the line's exact length (upload limits, room in the object) before
+ * `write` puts it in the object's buffer.
+ */
+
+import type { CodecStructures } from '../../runtime/codec.js';
+import type { TimestampFormat } from '../job.js';
+import { TIMESTAMP_FIELDS, isInheritedName } from './fields.js';
+import { ndjsonTimestamp } from './format.js';
+import { timestampWriter } from './timestamp.js';
+
+const K_NULL = 0;
+const K_TRUE = 1;
+const K_FALSE = 2;
+const K_INT = 3;
+const K_STR = 4;
+/** Printed text (a float, a timestamp) in `texts`. */
+const K_TEXT = 5;
+
+/** msgpackr's record ids for shared structures: 0x40 + index. */
+const RECORD_BASE = 0x40;
+
+interface Plan {
+  /** For each key of the structure, in order: the output field it fills, or -1. */
+  readonly outputOf: Int32Array;
+}
+
+const LITERALS: readonly Uint8Array[] = [Buffer.from('null'), Buffer.from('true'), Buffer.from('false')];
+
+export class NdjsonTranscoder {
+  private readonly plans: (Plan | null)[];
+  /** The bytes before each output field's value: `{"Name":` for the first, `,"Name":` after. */
+  private readonly prefixes: Uint8Array[];
+  private readonly isTimestamp: Uint8Array;
+  private readonly timestamp: (value: unknown) => string;
+  // The measured event, one entry per output field.
+  private readonly kinds: Uint8Array;
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  private readonly ints: Float64Array;
+  private readonly texts: string[];
+  private source: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(new ArrayBuffer(8));
+  private readonly digits = new Uint8Array(24);
+
+  constructor(structures: CodecStructures, fieldNames: readonly string[], timestampFormat: TimestampFormat) {
+    const outputIndex = new Map(fieldNames.map((name, i) => [name, i]));
+    this.plans = structures.structures.map((keys) => {
+      // A structure with a name every object inherits stays on the decode path (format.ts reads those with hasOwn).
+      if (keys.some((key) => isInheritedName(key))) return null;
+      return { outputOf: Int32Array.from(keys, (key) => outputIndex.get(key) ?? -1) };
+    });
+    this.prefixes = fieldNames.map((name, i) => Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(name)}:`, 'utf8'));
+    this.isTimestamp = Uint8Array.from(fieldNames, (name) => (TIMESTAMP_FIELDS.has(name) ? 1 : 0));
+    this.timestamp = ndjsonTimestamp(timestampWriter(timestampFormat), timestampFormat);
+    const n = fieldNames.length;
+    this.kinds = new Uint8Array(n);
+    this.starts = new Int32Array(n);
+    this.ends = new Int32Array(n);
+    this.ints = new Float64Array(n);
+    this.texts = new Array<string>(n).fill('');
+  }
+
+  /**
+   * Reads the payload `source[start, end)`; returns the NDJSON line's length in bytes (without a
+   * newline), or -1 when this event must go the decode-and-format path. `write` then writes it.
+   */
+  measure(source: Uint8Array, start: number, end: number): number {
+    if (source !== this.source) {
+      this.source = source;
+      this.view = new DataView(source.buffer, source.byteOffset, source.byteLength);
+    }
+    if (start >= end) return -1;
+    const plan = this.plans[source[start]! - RECORD_BASE];
+    if (plan === undefined || plan === null) return -1;
+    const { kinds, prefixes } = this;
+    kinds.fill(K_NULL);
+    const outputOf = plan.outputOf;
+    let pos = start + 1;
+    for (let k = 0; k < outputOf.length; k++) {
+      const j = outputOf[k]!;
+      pos = j < 0 ? skip(source, pos, end) : this.take(source, pos, end, j);
+      if (pos < 0) return -1;
+    }
+    if (pos !== end) return -1;
+    let length = 1;
+    for (let j = 0; j < kinds.length; j++) length += prefixes[j]!.length + this.valueLength(j);
+    return length;
+  }
+
+  /** Writes the event `measure` read last into `target` at `offset`; returns the end offset. */
+  write(target: Uint8Array, offset: number): number {
+    const { kinds, prefixes, source } = this;
+    let at = offset;
+    for (let j = 0; j < kinds.length; j++) {
+      const prefix = prefixes[j]!;
+      target.set(prefix, at);
+      at += prefix.length;
+      switch (kinds[j]) {
+        case K_STR: {
+          target[at++] = 0x22;
+          const s = this.starts[j]!;
+          const e = this.ends[j]!;
+          target.set(source.subarray(s, e), at);
+          at += e - s;
+          target[at++] = 0x22;
+          break;
+        }
+        case K_INT:
+          at = this.writeInt(target, at, this.ints[j]!);
+          break;
+        case K_TEXT: {
+          const text = this.texts[j]!;
+          for (let c = 0; c < text.length; c++) target[at++] = text.charCodeAt(c);
+          break;
+        }
+        default: {
+          const literal = LITERALS[kinds[j]!]!;
+          target.set(literal, at);
+          at += literal.length;
+        }
+      }
+    }
+    target[at++] = 0x7d;
+    return at;
+  }
+
+  private valueLength(j: number): number {
+    switch (this.kinds[j]) {
+      case K_STR:
+        return this.ends[j]! - this.starts[j]! + 2;
+      case K_INT:
+        return intLength(this.ints[j]!);
+      case K_TEXT:
+        return this.texts[j]!.length;
+      default:
+        return LITERALS[this.kinds[j]!]!.length;
+    }
+  }
+
+  /** Notes the value at `pos` for output field `j`; returns the position after it, or -1. */
+  private take(b: Uint8Array, pos: number, end: number, j: number): number {
+    if (pos >= end) return -1;
+    const t = b[pos]!;
+    const stamp = this.isTimestamp[j] === 1;
+    let n: number;
+    let next: number;
+    if (t <= 0x7f) {
+      // Positive fixint; 0x40-0x7f are record ids under useRecords (a nested object).
+      if (t >= RECORD_BASE) return -1;
+      n = t;
+      next = pos + 1;
+    } else if (t >= 0xe0) {
+      n = t - 0x100;
+      next = pos + 1;
+    } else if ((t >= 0xa0 && t <= 0xbf) || t === 0xd9 || t === 0xda || t === 0xdb) {
+      if (stamp) return -1;
+      let s: number;
+      let len: number;
+      if (t <= 0xbf) {
+        len = t & 0x1f;
+        s = pos + 1;
+      } else if (t === 0xd9) {
+        if (pos + 2 > end) return -1;
+        len = b[pos + 1]!;
+        s = pos + 2;
+      } else if (t === 0xda) {
+        if (pos + 3 > end) return -1;
+        len = (b[pos + 1]! << 8) | b[pos + 2]!;
+        s = pos + 3;
+      } else {
+        if (pos + 5 > end) return -1;
+        len = this.view.getUint32(pos + 1);
+        s = pos + 5;
+      }
+      const e = s + len;
+      if (e > end || !plainUtf8(b, s, e)) return -1;
+      this.kinds[j] = K_STR;
+      this.starts[j] = s;
+      this.ends[j] = e;
+      return e;
+    } else {
+      switch (t) {
+        case 0xc0:
+          // nil: null (kinds start as K_NULL).
+          return pos + 1;
+        case 0xc2:
+        case 0xc3:
+          if (stamp) return -1;
+          this.kinds[j] = t === 0xc3 ? K_TRUE : K_FALSE;
+          return pos + 1;
+        case 0xcc:
+          if (pos + 2 > end) return -1;
+          n = b[pos + 1]!;
+          next = pos + 2;
+          break;
+        case 0xcd:
+          if (pos + 3 > end) return -1;
+          n = this.view.getUint16(pos + 1);
+          next = pos + 3;
+          break;
+        case 0xce:
+          if (pos + 5 > end) return -1;
+          n = this.view.getUint32(pos + 1);
+          next = pos + 5;
+          break;
+        case 0xd0:
+          if (pos + 2 > end) return -1;
+          n = this.view.getInt8(pos + 1);
+          next = pos + 2;
+          break;
+        case 0xd1:
+          if (pos + 3 > end) return -1;
+          n = this.view.getInt16(pos + 1);
+          next = pos + 3;
+          break;
+        case 0xd2:
+          if (pos + 5 > end) return -1;
+          n = this.view.getInt32(pos + 1);
+          next = pos + 5;
+          break;
+        case 0xcb: {
+          if (pos + 9 > end) return -1;
+          const value = this.view.getFloat64(pos + 1);
+          this.kinds[j] = K_TEXT;
+          this.texts[j] = stamp ? this.timestamp(value) : Number.isFinite(value) ? String(value) : 'null';
+          return pos + 9;
+        }
+        default:
+          // float32 (msgpackr may round it), 64-bit integers (may decode as bigint), bin, ext, containers.
+          return -1;
+      }
+    }
+    if (stamp) {
+      this.kinds[j] = K_TEXT;
+      this.texts[j] = this.timestamp(n);
+    } else {
+      this.kinds[j] = K_INT;
+      this.ints[j] = n;
+    }
+    return next;
+  }
+
+  /** Decimal digits of an integer of at most 32 bits, as String() writes them. */
+  private writeInt(target: Uint8Array, at: number, value: number): number {
+    let n = value;
+    if (n < 0) {
+      target[at++] = 0x2d;
+      n = -n;
+    }
+    const digits = this.digits;
+    let d = 0;
+    do {
+      digits[d++] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+    while (d > 0) target[at++] = digits[--d]!;
+    return at;
+  }
+}
+
+function intLength(value: number): number {
+  let n = value < 0 ? -value : value;
+  let length = value < 0 ? 2 : 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    length++;
+  }
+  return length;
+}
+
+/** Past a scalar value the line does not need; -1 for anything else (or a truncated one). */
+function skip(b: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return -1;
+  const t = b[pos]!;
+  let next: number;
+  if (t <= 0x7f) next = t >= RECORD_BASE ? -1 : pos + 1;
+  else if (t >= 0xe0) next = pos + 1;
+  else if (t >= 0xa0 && t <= 0xbf) next = pos + 1 + (t & 0x1f);
+  else {
+    switch (t) {
+      case 0xc0:
+      case 0xc2:
+      case 0xc3:
+        next = pos + 1;
+        break;
+      case 0xcc:
+      case 0xd0:
+        next = pos + 2;
+        break;
+      case 0xcd:
+      case 0xd1:
+        next = pos + 3;
+        break;
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        next = pos + 5;
+        break;
+      case 0xcb:
+      case 0xcf:
+      case 0xd3:
+        next = pos + 9;
+        break;
+      case 0xd9:
+      case 0xc4:
+        next = pos + 1 < end ? pos + 2 + b[pos + 1]! : -1;
+        break;
+      case 0xda:
+      case 0xc5:
+        next = pos + 2 < end ? pos + 3 + ((b[pos + 1]! << 8) | b[pos + 2]!) : -1;
+        break;
+      case 0xdb:
+      case 0xc6:
+        next = pos + 4 < end ? pos + 5 + ((b[pos + 1]! << 24) >>> 0) + ((b[pos + 2]! << 16) | (b[pos + 3]! << 8) | b[pos + 4]!) : -1;
+        break;
+      default:
+        next = -1;
+    }
+  }
+  return next > end ? -1 : next;
+}
+
+/**
+ * Whether `b[s, e)` is well-formed UTF-8 (no surrogates, no overlong forms) with nothing JSON
+ * escapes: no quote, backslash or control character. Such bytes are the string JSON writes.
+ */
+function plainUtf8(b: Uint8Array, s: number, e: number): boolean {
+  let i = s;
+  while (i < e) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      if (i + 1 >= e || (b[i + 1]! & 0xc0) !== 0x80) return false;
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if (i + 2 >= e) return false;
+      const c1 = b[i + 1]!;
+      // E0: no overlong forms (A0-BF); ED: no surrogates (80-9F).
+      if (c === 0xe0 ? c1 < 0xa0 || c1 > 0xbf : c === 0xed ? c1 < 0x80 || c1 > 0x9f : (c1 & 0xc0) !== 0x80) return false;
+      if ((b[i + 2]! & 0xc0) !== 0x80) return false;
+      i += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      if (i + 3 >= e) return false;
+      const c1 = b[i + 1]!;
+      if (c === 0xf0 ? c1 < 0x90 || c1 > 0xbf : c === 0xf4 ? c1 < 0x80 || c1 > 0x8f : (c1 & 0xc0) !== 0x80) return false;
+      if ((b[i + 2]! & 0xc0) !== 0x80 || (b[i + 3]! & 0xc0) !== 0x80) return false;
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Transcoders per structures list, by (timestamp format, field list): shared by the jobs that ask for the same. */
+const cache = new WeakMap<CodecStructures, Map<string, NdjsonTranscoder>>();
+const MAX_CACHED = 4096;
+
+export function ndjsonTranscoder(structures: CodecStructures, fieldNames: readonly string[], timestampFormat: TimestampFormat): NdjsonTranscoder {
+  let byShape = cache.get(structures);
+  if (byShape === undefined) cache.set(structures, (byShape = new Map()));
+  const key = `${timestampFormat}\n${fieldNames.join(',')}`;
+  let transcoder = byShape.get(key);
+  if (transcoder === undefined) {
+    transcoder = new NdjsonTranscoder(structures, fieldNames, timestampFormat);
+    // Bounded: past MAX_CACHED distinct shapes a job builds its own.
+    if (byShape.size < MAX_CACHED) byShape.set(key, transcoder);
+  }
+  return transcoder;
+}
