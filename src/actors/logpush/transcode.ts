@@ -46,8 +46,10 @@ const LITERALS: readonly Uint8Array[] = [Buffer.from('null'), Buffer.from('true'
 
 export class NdjsonTranscoder {
   private readonly plans: (Plan | null)[];
-  /** The bytes before each output field's value: `{"Name":` for the first, `,"Name":` after. */
-  private readonly prefixes: Uint8Array[];
+  /** The bytes before each output field's value (`{"Name":` for the first, `,"Name":` after), end to end. */
+  private readonly prefixBytes: Uint8Array;
+  /** Where output field j's prefix starts in prefixBytes (and j + 1's, where it ends). */
+  private readonly prefixAt: Int32Array;
   private readonly isTimestamp: Uint8Array;
   private readonly timestamp: (value: unknown) => string;
   // The measured event, one entry per output field.
@@ -67,7 +69,10 @@ export class NdjsonTranscoder {
       if (keys.some((key) => isInheritedName(key))) return null;
       return { outputOf: Int32Array.from(keys, (key) => outputIndex.get(key) ?? -1) };
     });
-    this.prefixes = fieldNames.map((name, i) => Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(name)}:`, 'utf8'));
+    const prefixes = fieldNames.map((name, i) => Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(name)}:`, 'utf8'));
+    this.prefixBytes = Buffer.concat(prefixes);
+    this.prefixAt = new Int32Array(prefixes.length + 1);
+    for (let j = 0; j < prefixes.length; j++) this.prefixAt[j + 1] = this.prefixAt[j]! + prefixes[j]!.length;
     this.isTimestamp = Uint8Array.from(fieldNames, (name) => (TIMESTAMP_FIELDS.has(name) ? 1 : 0));
     this.timestamp = ndjsonTimestamp(timestampWriter(timestampFormat), timestampFormat);
     const n = fieldNames.length;
@@ -90,7 +95,7 @@ export class NdjsonTranscoder {
     if (start >= end) return -1;
     const plan = this.plans[source[start]! - RECORD_BASE];
     if (plan === undefined || plan === null) return -1;
-    const { kinds, prefixes } = this;
+    const kinds = this.kinds;
     kinds.fill(K_NULL);
     const outputOf = plan.outputOf;
     let pos = start + 1;
@@ -100,26 +105,29 @@ export class NdjsonTranscoder {
       if (pos < 0) return -1;
     }
     if (pos !== end) return -1;
-    let length = 1;
-    for (let j = 0; j < kinds.length; j++) length += prefixes[j]!.length + this.valueLength(j);
+    let length = 1 + this.prefixBytes.length;
+    for (let j = 0; j < kinds.length; j++) length += this.valueLength(j);
     return length;
   }
 
   /** Writes the event `measure` read last into `target` at `offset`; returns the end offset. */
   write(target: Uint8Array, offset: number): number {
-    const { kinds, prefixes, source } = this;
+    const { kinds, source, prefixBytes, prefixAt } = this;
     let at = offset;
     for (let j = 0; j < kinds.length; j++) {
-      const prefix = prefixes[j]!;
-      target.set(prefix, at);
-      at += prefix.length;
+      // Byte loops, not set(): the pieces are short, and a subarray per piece would be garbage.
+      for (let p = prefixAt[j]!, pe = prefixAt[j + 1]!; p < pe; p++) target[at++] = prefixBytes[p]!;
       switch (kinds[j]) {
         case K_STR: {
           target[at++] = 0x22;
           const s = this.starts[j]!;
           const e = this.ends[j]!;
-          target.set(source.subarray(s, e), at);
-          at += e - s;
+          if (e - s > 64) {
+            target.set(source.subarray(s, e), at);
+            at += e - s;
+          } else {
+            for (let p = s; p < e; p++) target[at++] = source[p]!;
+          }
           target[at++] = 0x22;
           break;
         }
