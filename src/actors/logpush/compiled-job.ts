@@ -32,6 +32,8 @@ export interface CompiledJobOptions {
    * filter writes its lines straight from the payload bytes (transcode.ts) in `offerFrom`.
    */
   readonly structures?: CodecStructures;
+  /** See UploadBatcherOptions.eventClockOffsetMs: objects due by their oldest event's time too. */
+  readonly eventClockOffsetMs?: number;
   /** See UploadBatcherOptions.firstSeq. */
   readonly firstSeq?: number;
 }
@@ -71,6 +73,7 @@ export class CompiledJob {
       header: this.formatter.header,
       firstSeq: options.firstSeq,
       onObject: options.onObject,
+      ...(options.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: options.eventClockOffsetMs }),
     });
   }
 

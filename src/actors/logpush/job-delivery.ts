@@ -56,6 +56,8 @@ export interface DeliveryDeps {
   slots?: PutSlots;
   /** The record structures of the batches: lets NDJSON jobs without a filter transcode (CompiledJobOptions.structures). */
   structures?: CodecStructures;
+  /** Objects due by their oldest event's time too (UploadBatcherOptions.eventClockOffsetMs; `now` is this thread's performance.now()). */
+  eventClockOffsetMs?: number;
 }
 
 export interface DeliveryCounts {
@@ -87,7 +89,11 @@ export class JobDelivery {
     readonly slot: number,
     private readonly deps: DeliveryDeps,
   ) {
-    this.compiled = new CompiledJob(job, { onObject: (object) => this.queue(object), ...(deps.structures === undefined ? {} : { structures: deps.structures }) });
+    this.compiled = new CompiledJob(job, {
+      onObject: (object) => this.queue(object),
+      ...(deps.structures === undefined ? {} : { structures: deps.structures }),
+      ...(deps.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: deps.eventClockOffsetMs }),
+    });
   }
 
   /** Takes one Buftee batch (at `offset`, `bytes` long) of this job; `reader` is reset on it. */

@@ -199,6 +199,9 @@ export const actor = defineActor<LogpushArgs, State>({
           retryDelayMs: ctx.args.retryDelayMs,
           slots: state.slots,
           structures: ctx.args.structures,
+          // Objects are due max_upload_interval_seconds after their oldest event's time, not only
+          // after their first line arrived here: time spent queued upstream counts.
+          eventClockOffsetMs: -performance.timeOrigin,
           completed: (offset, events) => {
             if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
           },

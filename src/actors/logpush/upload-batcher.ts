@@ -82,6 +82,16 @@ export interface UploadBatcherOptions {
   readonly firstSeq?: number;
   /** Receives each sealed object, synchronously, in seq order. */
   readonly onObject: (object: UploadObject) => void;
+  /**
+   * Seals by event time too: what to add to a unix time in ms to get the clock of `now` (for
+   * performance.now(), `-performance.timeOrigin`). An object is then due `maxIntervalMs` after the
+   * time of its oldest event, if that comes before `maxIntervalMs` after it opened, but never
+   * sooner than a quarter of `maxIntervalMs` after it opened. Events that waited in the pipeline's
+   * queues before they got here are then written within the interval of their time, not of their
+   * arrival; old events (a backfill) make objects of at least a quarter interval each. Without it,
+   * objects are due by arrival alone.
+   */
+  readonly eventClockOffsetMs?: number;
 }
 
 export type AddResult = 'added' | 'oversized';
@@ -100,6 +110,9 @@ export class UploadBatcher {
   private used = 0;
   private records = 0;
   private openedAt = 0;
+  /** When the open object is due, in `now`'s clock. */
+  private dueAt = 0;
+  private readonly eventClockOffsetMs: number | undefined;
   private firstTimestamp = Number.NaN;
   private lastTimestamp = Number.NaN;
   private firstLedgerId = 0;
@@ -118,6 +131,8 @@ export class UploadBatcher {
     this.limits = Object.freeze(limits);
     this.contentType = options.contentType;
     this.onObject = options.onObject;
+    this.eventClockOffsetMs = options.eventClockOffsetMs;
+    if (this.eventClockOffsetMs !== undefined && !Number.isFinite(this.eventClockOffsetMs)) throw configError('eventClockOffsetMs', 'a finite number of ms', this.eventClockOffsetMs);
     this.header = options.header == null ? null : Buffer.from(`${options.header}\n`, 'utf8');
     const headerBytes = this.header?.length ?? 0;
     this.maxLineBytes = limits.maxBytes - headerBytes - 1;
@@ -140,7 +155,7 @@ export class UploadBatcher {
 
   /** When the open object is due (in `now`'s clock), or undefined when none is open: when to tick next. */
   get deadline(): number | undefined {
-    return this.buffer === null ? undefined : this.openedAt + this.limits.maxIntervalMs;
+    return this.buffer === null ? undefined : this.dueAt;
   }
 
   /** The seq the next sealed object will get. */
@@ -169,7 +184,7 @@ export class UploadBatcher {
    * does not fit. The caller writes the line there and calls `endLine`.
    */
   beginLine(lineBytes: number, ledgerId: number, now: number): Buffer {
-    if (this.buffer !== null && (now - this.openedAt >= this.limits.maxIntervalMs || this.used + lineBytes + 1 > this.limits.maxBytes)) this.seal();
+    if (this.buffer !== null && (now >= this.dueAt || this.used + lineBytes + 1 > this.limits.maxBytes)) this.seal();
     return this.reserve(lineBytes + 1, now, ledgerId);
   }
 
@@ -187,16 +202,26 @@ export class UploadBatcher {
     this.lastLedgerId = ledgerId;
     // NaN fails both comparisons, so a missing timestamp never becomes the min or max.
     if (Number.isFinite(timestampNs)) {
-      if (!(timestampNs >= this.firstTimestamp)) this.firstTimestamp = timestampNs;
+      if (!(timestampNs >= this.firstTimestamp)) {
+        this.firstTimestamp = timestampNs;
+        if (this.eventClockOffsetMs !== undefined) this.dueByEventTime(timestampNs);
+      }
       if (!(timestampNs <= this.lastTimestamp)) this.lastTimestamp = timestampNs;
     }
     // Sealed as soon as it is full, so a full object never waits for the next line or tick.
     if (this.records >= maxRecords || this.used >= maxBytes) this.seal();
   }
 
+  /** Brings the open object's due time forward to its oldest event's time plus the interval (see eventClockOffsetMs). */
+  private dueByEventTime(timestampNs: number): void {
+    const interval = this.limits.maxIntervalMs;
+    const byEvent = Math.max(this.openedAt + interval / 4, timestampNs / 1e6 + this.eventClockOffsetMs! + interval);
+    if (byEvent < this.dueAt) this.dueAt = byEvent;
+  }
+
   /** Seals the open object if its interval has passed. Returns whether it did. */
   tick(now: number): boolean {
-    if (this.buffer === null || now - this.openedAt < this.limits.maxIntervalMs) return false;
+    if (this.buffer === null || now < this.dueAt) return false;
     this.seal();
     return true;
   }
@@ -217,6 +242,7 @@ export class UploadBatcher {
       this.used = this.header === null ? 0 : this.header.copy(buffer, 0);
       this.records = 0;
       this.openedAt = now;
+      this.dueAt = now + this.limits.maxIntervalMs;
       this.firstTimestamp = Number.NaN;
       this.lastTimestamp = Number.NaN;
       this.firstLedgerId = ledgerId;

@@ -27,6 +27,50 @@ function batcher(limits: Partial<UploadLimits>, header: string | null = null, fi
 }
 
 describe('UploadBatcher', () => {
+  it('with an event clock, an object is due an interval after its oldest event, not before a quarter interval after it opened, never after an interval', () => {
+    const make = (offset: number | undefined) => {
+      const objects: UploadObject[] = [];
+      const b = new UploadBatcher({
+        jobId: 'job-1',
+        limits: { maxBytes: 1 << 20, maxRecords: 1000, maxIntervalMs: 4000 },
+        contentType: 'application/x-ndjson',
+        onObject: (o) => objects.push(o),
+        ...(offset === undefined ? {} : { eventClockOffsetMs: offset }),
+      });
+      return { b, objects };
+    };
+    const ms = (t: number): number => t * 1e6;
+    // Clocks: `now` = unix ms - 1,000,000.
+    const clock = -1_000_000;
+    // Opened at now 10,000 with an event of unix ms 1,008,000 (now 8,000): due at 12,000.
+    let { b, objects } = make(clock);
+    b.add('a', ms(1_008_000), 0, 10_000);
+    expect(b.deadline).toBe(12_000);
+    expect(b.tick(11_999)).toBe(false);
+    // A later line with an older event brings it forward: 1,007,500 + 4,000 → 11,500.
+    b.add('b', ms(1_007_500), 1, 10_100);
+    expect(b.deadline).toBe(11_500);
+    expect(b.tick(11_500)).toBe(true);
+    expect(objects.map(text)).toEqual(['a\nb\n']);
+    // A very old event (a backfill): due a quarter interval after opening, not at once.
+    ({ b, objects } = make(clock));
+    b.add('old', ms(5), 0, 20_000);
+    expect(b.deadline).toBe(21_000);
+    // An event from the future: due by arrival, an interval after opening.
+    ({ b, objects } = make(clock));
+    b.add('future', ms(1_100_000), 0, 30_000);
+    expect(b.deadline).toBe(34_000);
+    // A line arriving once the object is due seals it first.
+    ({ b, objects } = make(clock));
+    b.add('x', ms(1_008_000), 0, 10_000);
+    b.add('y', ms(1_012_000), 1, 12_000);
+    expect(objects.map(text)).toEqual(['x\n']);
+    // Without an event clock, by arrival alone.
+    ({ b, objects } = make(undefined));
+    b.add('a', ms(1_008_000), 0, 10_000);
+    expect(b.deadline).toBe(14_000);
+  });
+
   it('seals an object when the next line would pass max_upload_bytes', () => {
     const { b, objects } = batcher({ maxBytes: 10 });
     expect(b.add('aaaa', 1, 0, 0)).toBe('added'); // 5 bytes with its newline
