@@ -134,6 +134,11 @@ export class BatchWriter {
   }
 
   /** The size the batch has once finished (exactly; it is what a ring slot must hold). */
+  /** Bytes this writer holds for its batch (its buffers' sizes), whatever is in them. */
+  get capacityBytes(): number {
+    return this.buf.length + this.table.length + this.strings.length;
+  }
+
   get byteLength(): number {
     if (this.state === FINISHED) return this.finishedLength;
     if (this.state === IDLE) return 0;
@@ -316,9 +321,9 @@ export class BatchWriter {
       this.appendString(key, newKeyLength);
       this.keyEnds.push(this.stringsLength);
     }
-    const gapStart = PAYLOADS_OFFSET + this.payloadsEnd;
-    const gapEnd = PAYLOADS_OFFSET + align8(this.payloadsEnd);
-    if (gapEnd > gapStart) this.buf.fill(0, gapStart, gapEnd);
+    // At most 7 bytes of padding: stores, not a call into Buffer's fill.
+    const buf = this.buf;
+    for (let gap = PAYLOADS_OFFSET + this.payloadsEnd, gapEnd = PAYLOADS_OFFSET + align8(this.payloadsEnd); gap < gapEnd; gap++) buf[gap] = 0;
     const entry = this.eventCount * ENTRY_LENGTH;
     if (entry + ENTRY_LENGTH > this.table.length) {
       this.table = grow(this.table, Math.max(entry + ENTRY_LENGTH, this.table.length * 2));

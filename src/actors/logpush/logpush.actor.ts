@@ -41,6 +41,8 @@ import { messageOf } from './errors.js';
 import { JobDelivery } from './job-delivery.js';
 import { PutSlots } from './put-slots.js';
 
+const DEFAULT_MAX_HELD_BYTES_PER_JOB = 4 * 1024 * 1024;
+
 export interface LogpushArgs {
   /** The ring to Buftee for acks and the hello (see BufteeArgs.acks). */
   acks: SharedArrayBuffer;
@@ -198,6 +200,7 @@ export const actor = defineActor<LogpushArgs, State>({
           ledger: state.ledger,
           retryDelayMs: ctx.args.retryDelayMs,
           slots: state.slots,
+          urgentHeldBytes: ctx.args.maxHeldBytesPerJob ?? DEFAULT_MAX_HELD_BYTES_PER_JOB,
           structures: ctx.args.structures,
           // Objects are due max_upload_interval_seconds after their oldest event's time, not only
           // after their first line arrived here: time spent queued upstream counts.
@@ -288,9 +291,8 @@ export const actor = defineActor<LogpushArgs, State>({
     state.active.add(delivery);
     // Draining: the interval timer has stopped, and batches Buftee still sends must not wait for it.
     if (ctx.signal.aborted) delivery.flush();
-    else if (delivery.heldBytes > (ctx.args.maxHeldBytesPerJob ?? 4 * 1024 * 1024)) {
-      // Objects seal at their own limits; this seals one sooner so its batches can be freed.
-      delivery.flush();
+    // Objects seal at their own limits; this seals one sooner so its batches can be freed.
+    else if (delivery.sealEarly(ctx.args.maxHeldBytesPerJob ?? DEFAULT_MAX_HELD_BYTES_PER_JOB)) {
       state.counts.earlySeals++;
     }
     // A batch of a Buftee that died since it was sent is only here now: counted as held last, so

@@ -22,8 +22,10 @@ export interface DemuxOptions {
   maxPendingBytes?: number;
   /** All open batches are made ready past this many open jobs. Default 16,384. */
   maxOpenJobs?: number;
-  /** Writers kept for reuse. Default 256. */
+  /** Writers kept for reuse. Default 4096. */
   poolSize?: number;
+  /** Bytes of writers kept for reuse. Default 32 MiB: a writer per open job, so a flush of every open batch does not allocate them all again. */
+  maxPoolBytes?: number;
 }
 
 /** Counts what `add` places, per slot (the caller's held count). */
@@ -59,6 +61,8 @@ export class Demultiplexer {
   private readonly pool: BatchWriter[] = [];
   private readonly ready: (ReadyBatch & { writer: BatchWriter })[] = [];
   private pendingBytes = 0;
+  /** Bytes of the writers in the pool (BatchWriter.capacityBytes). */
+  private poolBytes = 0;
   /** Bytes of batches made ready and not yet taken back with recycleAll. */
   private readyByteCount = 0;
   /** Per-batch cache: the jobs of each distinct key of the batch being demultiplexed. */
@@ -72,7 +76,7 @@ export class Demultiplexer {
     options: DemuxOptions = {},
     private readonly tally: PlacementTally | null = null,
   ) {
-    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 256, ...options };
+    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 4096, maxPoolBytes: 32 << 20, ...options };
     for (const [key, value] of Object.entries(this.options)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`demux option ${key} must be a positive integer, got ${value}`);
     }
@@ -148,7 +152,7 @@ export class Demultiplexer {
 
   /** Returns every taken batch's writer to the pool. */
   recycleAll(): void {
-    for (const r of this.ready) if (this.pool.length < this.options.poolSize) this.pool.push(r.writer);
+    for (const r of this.ready) this.recycle(r.writer);
     this.ready.length = 0;
     this.readyByteCount = 0;
   }
@@ -176,7 +180,7 @@ export class Demultiplexer {
     const events = open.writer.count;
     this.pendingBytes -= open.writer.byteLength;
     if (events === 0) {
-      if (this.pool.length < this.options.poolSize) this.pool.push(open.writer);
+      this.recycle(open.writer);
       return;
     }
     const bytes = open.writer.finish();
@@ -191,7 +195,20 @@ export class Demultiplexer {
     return open;
   }
 
+  /** Keeps a writer for reuse while the pool is under both its bounds. */
+  private recycle(writer: BatchWriter): void {
+    const bytes = writer.capacityBytes;
+    if (this.pool.length >= this.options.poolSize || this.poolBytes + bytes > this.options.maxPoolBytes) return;
+    this.pool.push(writer);
+    this.poolBytes += bytes;
+  }
+
   private writer(): BatchWriter {
-    return this.pool.pop() ?? new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: 16 * 1024 });
+    const pooled = this.pool.pop();
+    if (pooled !== undefined) {
+      this.poolBytes -= pooled.capacityBytes;
+      return pooled;
+    }
+    return new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: 16 * 1024 });
   }
 }

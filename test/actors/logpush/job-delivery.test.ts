@@ -1,0 +1,93 @@
+/**
+ * JobDelivery's early seal and put priority: while a put of the job is in progress, batches go
+ * into one object behind it (not an object each); a job holding more than its share of Buftee's
+ * budget asks for an urgent put slot.
+ */
+import { describe, expect, it } from 'vitest';
+import { JobDelivery } from '../../../src/actors/logpush/job-delivery.js';
+import type { PutSlots } from '../../../src/actors/logpush/put-slots.js';
+import type { UploadObject } from '../../../src/actors/logpush/upload-object.js';
+import { Ledger } from '../../../src/actors/ledger.js';
+import { BatchReader, BatchWriter } from '../../../src/runtime/codec.js';
+import { EdgeGenerator } from '../../../src/actors/sources/edge-generator.js';
+import { DEFAULT_FIELD_NAMES } from '../../../src/actors/defaults.js';
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function setup() {
+  const generator = new EdgeGenerator({ seed: 3, zones: 100 });
+  const writer = new BatchWriter(generator.codec);
+  const reader = new BatchReader(generator.codec);
+  const puts: { object: UploadObject; done: () => void }[] = [];
+  const urgentAsks: boolean[] = [];
+  const acks: number[] = [];
+  const slots = { acquire: (urgent = false) => (urgentAsks.push(urgent), Promise.resolve(() => {})) } as unknown as PutSlots;
+  const delivery = new JobDelivery(
+    { id: 'j1', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression: 'none', max_upload_interval_seconds: 300, destination: { type: 'stdout' } },
+    1,
+    {
+      destination: { put: (object) => new Promise<void>((done) => puts.push({ object, done })), close: async () => {} },
+      ledger: Ledger.create({ maxJobs: 4 }),
+      ack: (_slot, offset) => acks.push(offset),
+      onError: () => {},
+      slots,
+      urgentHeldBytes: 30_000,
+      structures: generator.codec.spec,
+    },
+  );
+  let offset = 0;
+  /** Adds a batch of 50 events; returns its bytes. */
+  const add = (): number => {
+    writer.begin('http_requests');
+    generator.fillBatch(writer, 'http_requests', 50, 1_731_600_000_000_000_000, 1_000_000);
+    const bytes = writer.finish();
+    reader.reset(bytes);
+    delivery.add(++offset, bytes.length, reader, 0);
+    return bytes.length;
+  };
+  return { delivery, puts, urgentAsks, acks, add };
+}
+
+describe('JobDelivery', () => {
+  it('seals early past its held bytes, but not while a put of the job is waiting: batches behind it make one object', async () => {
+    const { delivery, puts, acks, add } = setup();
+    const size = add();
+    expect(delivery.sealEarly(size * 10)).toBe(false); // under the bound
+    expect(delivery.sealEarly(size / 2)).toBe(true);
+    await tick();
+    expect(puts).toHaveLength(1);
+    // Three more batches while that put runs: no seal, however much is held.
+    for (let i = 0; i < 3; i++) {
+      add();
+      expect(delivery.sealEarly(size / 2)).toBe(false);
+    }
+    await tick();
+    expect(puts).toHaveLength(1);
+    puts[0]!.done();
+    await tick();
+    expect(acks).toEqual([1]);
+    // The put is done: the next batch seals one object of the four batches since.
+    add();
+    expect(delivery.sealEarly(size / 2)).toBe(true);
+    await tick();
+    expect(puts).toHaveLength(2);
+    expect(puts[1]!.object.records).toBe(4 * 50);
+    puts[1]!.done();
+    await tick();
+    expect(acks).toEqual([1, 5]);
+    expect(delivery.heldBytes).toBe(0);
+  });
+
+  it('asks for an urgent put slot while it holds more than urgentHeldBytes', async () => {
+    const { delivery, puts, urgentAsks, add } = setup();
+    add(); // ~20 KB: under 30,000
+    delivery.flush();
+    await tick();
+    puts[0]!.done();
+    await tick();
+    while (delivery.heldBytes <= 30_000) add();
+    delivery.flush();
+    await tick();
+    expect(urgentAsks).toEqual([false, true]);
+  });
+});
