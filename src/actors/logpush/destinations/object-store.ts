@@ -18,8 +18,9 @@
  */
 
 import { constants as fsConstants } from 'node:fs';
-import { access, link, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
+import { access, link, mkdir, open, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import path from 'node:path';
 import { NAME_PATTERN } from '../../job.js';
 import { describeValue } from '../../../runtime/errors.js';
@@ -60,6 +61,10 @@ export function objectKey(object: UploadObject, nowMs: number = Date.now(), suff
   return `${object.jobId}/${utcDate(first)}/${compactUtc(first)}_${compactUtc(last)}_${seq}${extension}`;
 }
 
+/** Per process: temporary names are `<pid>-<random>-<thread>-<count>`; the random part guards against a reused pid. */
+const TEMP_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}-`;
+let tempCount = 0;
+
 export class ObjectStoreDestination implements Destination {
   readonly directory: string;
   private readonly fsync: boolean;
@@ -90,7 +95,9 @@ export class ObjectStoreDestination implements Destination {
     const key = objectKey(object, nowMs);
     const target = this.resolveInside(key);
     const folder = path.dirname(target);
-    const temp = path.join(folder, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    // Unique in the machine's processes and threads (and 'wx' refuses a name that exists anyway):
+    // no random bytes drawn per put.
+    const temp = path.join(folder, `.${path.basename(target)}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
     try {
       await this.prepareFolder(folder);
       await this.writeTemp(temp, object.body);
@@ -134,14 +141,10 @@ export class ObjectStoreDestination implements Destination {
   }
 
   private async writeTemp(temp: string, body: Uint8Array): Promise<void> {
-    // 'wx': a temporary name that exists already is never written through.
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(body);
-      if (this.fsync) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    // 'wx': a temporary name that exists already is never written through. One call (open,
+    // write, fsync with `flush`, close) instead of four through a FileHandle: puts are per-object
+    // work on Logpush's thread, ~0.3 ms of JS each before.
+    await writeFile(temp, body, { flag: 'wx', mode: 0o644, flush: this.fsync });
   }
 
   /** Gives the temporary file its final name without replacing any object; returns the key used. */
