@@ -1,6 +1,6 @@
 /**
- * JobDelivery's early seal and put priority: while a put of the job is in progress, batches go
- * into one object behind it (not an object each); a job holding more than its share of Buftee's
+ * JobDelivery's early seal and put priority: past its held bytes a job seals its open object, and
+ * acks its batches as each object is put, in order; a job holding more than its share of Buftee's
  * budget asks for an urgent put slot.
  */
 import { describe, expect, it } from 'vitest';
@@ -49,33 +49,31 @@ function setup() {
 }
 
 describe('JobDelivery', () => {
-  it('seals early past its held bytes, but not while a put of the job is waiting: batches behind it make one object', async () => {
+  it('seals early past its held bytes, and acks each batch once its object is put, in order', async () => {
     const { delivery, puts, acks, add } = setup();
     const size = add();
-    expect(delivery.sealEarly(size * 10)).toBe(false); // under the bound
+    expect(delivery.sealEarly(size * 10)).toBe(false); // under the bound: nothing sealed
     expect(delivery.sealEarly(size / 2)).toBe(true);
     await tick();
     expect(puts).toHaveLength(1);
-    // Three more batches while that put runs: no seal, however much is held.
-    for (let i = 0; i < 3; i++) {
-      add();
-      expect(delivery.sealEarly(size / 2)).toBe(false);
-    }
-    await tick();
-    expect(puts).toHaveLength(1);
-    puts[0]!.done();
-    await tick();
-    expect(acks).toEqual([1]);
-    // The put is done: the next batch seals one object of the four batches since.
+    expect(puts[0]!.object.records).toBe(50);
+    // Two more batches, sealed together while the first put still runs: their object waits its turn.
+    add();
     add();
     expect(delivery.sealEarly(size / 2)).toBe(true);
     await tick();
+    expect(puts).toHaveLength(1);
+    expect(acks).toEqual([]);
+    puts[0]!.done();
+    await tick();
+    expect(acks).toEqual([1]);
     expect(puts).toHaveLength(2);
-    expect(puts[1]!.object.records).toBe(4 * 50);
+    expect(puts[1]!.object.records).toBe(100);
     puts[1]!.done();
     await tick();
-    expect(acks).toEqual([1, 5]);
+    expect(acks).toEqual([1, 3]);
     expect(delivery.heldBytes).toBe(0);
+    expect(delivery.sealEarly(0)).toBe(false); // nothing held, nothing open
   });
 
   it('asks for an urgent put slot while it holds more than urgentHeldBytes', async () => {
