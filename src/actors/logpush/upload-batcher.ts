@@ -1,7 +1,8 @@
 /**
  * Accumulates one job's formatted lines into upload objects of predictable size: an object is
  * sealed when the next line would take it past max_upload_bytes, when it holds max_upload_records
- * lines, or when max_upload_interval_seconds have passed since its first line. Pure: the time is
+ * lines, or when max_upload_interval_seconds have passed since its first line (or, with an event
+ * clock, since its oldest event's time: see eventClockOffsetMs). Pure: the time is
  * passed in (`now`, milliseconds on any monotonic clock), no timers, no I/O; the caller ticks it.
  *
  * Memory: at most one open object, written into a single buffer that grows by doubling up to
