@@ -79,20 +79,13 @@ export class CompiledJob {
 
   /** Offers one decoded event of the job's buffer, with its ledger id and timestamp (unix ns). */
   offer(event: unknown, timestampNs: number, ledgerId: number, now: number): OfferOutcome {
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-      this.lastProblem = malformedEventError(`job "${this.id}": event ${ledgerId} is not an object of fields`);
-      return 'malformed';
-    }
-    const fields = event as Record<string, unknown>;
-    if (!this.filter(fields)) return 'filtered';
-    if (!this.sampler.keep()) return 'sampled';
-    return this.write(fields, timestampNs, ledgerId, now);
+    return this.offerEvent(event, timestampNs, ledgerId, now, false);
   }
 
   /**
    * Offers event `i` of the batch `reader` is reset on. A job with a transcoder writes its line
    * from the payload's bytes; an event the transcoder leaves (see transcode.ts) and every other
-   * job decode it and go through `offer`.
+   * job decode it and go the way `offer` does.
    */
   offerFrom(reader: BatchReader, i: number, ledgerId: number, now: number): OfferOutcome {
     const transcoder = this.transcoder;
@@ -113,7 +106,8 @@ export class CompiledJob {
     return 'added';
   }
 
-  private offerDecoded(reader: BatchReader, i: number, ledgerId: number, now: number, sampled: boolean): OfferOutcome {
+  /** Decodes event `i` and offers it; `kept`: the sampler already kept it (a job without a filter). */
+  private offerDecoded(reader: BatchReader, i: number, ledgerId: number, now: number, kept: boolean): OfferOutcome {
     let event: unknown;
     try {
       event = reader.decode(i);
@@ -121,12 +115,21 @@ export class CompiledJob {
       this.lastProblem = malformedEventError(`job "${this.id}": event ${ledgerId} cannot be decoded: ${messageOf(error)}`, error);
       return 'malformed';
     }
-    if (!sampled) return this.offer(event, reader.timestamp(i), ledgerId, now);
+    return this.offerEvent(event, reader.timestamp(i), ledgerId, now, kept);
+  }
+
+  /** Filter, sample (unless `kept` says that was done), format. */
+  private offerEvent(event: unknown, timestampNs: number, ledgerId: number, now: number, kept: boolean): OfferOutcome {
     if (typeof event !== 'object' || event === null || Array.isArray(event)) {
       this.lastProblem = malformedEventError(`job "${this.id}": event ${ledgerId} is not an object of fields`);
       return 'malformed';
     }
-    return this.write(event as Record<string, unknown>, reader.timestamp(i), ledgerId, now);
+    const fields = event as Record<string, unknown>;
+    if (!kept) {
+      if (!this.filter(fields)) return 'filtered';
+      if (!this.sampler.keep()) return 'sampled';
+    }
+    return this.write(fields, timestampNs, ledgerId, now);
   }
 
   /** Formats a kept event into the open object. */
