@@ -2,7 +2,14 @@
  * bench/scale, one pipeline run in a process of its own: J jobs, each with a zone of its own, and
  * the edge generator over exactly those J zones (Zipf, as bench/pipeline), so every event is routed
  * to a job. gzip off, object-store destination. `node dist/bench/scale/pipeline-jobs.js J EVENTS
- * INTERVAL_S [DIRECTORY]` prints one result line (RESULT_PREFIX + JSON).
+ * INTERVAL_S [DIRECTORY [HOT]]` prints one result line (RESULT_PREFIX + JSON).
+ *
+ * With HOT (< J), the run measures the per-event cost with J buffers in place and the traffic on
+ * HOT of them: first a warm-up (not measured) ingests one event for every one of the J zones
+ * (`pipeline.ingest`), so each job gets its Buftee buffer, its Logreceiver and Logpush state and
+ * one object, and waits until all J are delivered; then the generator (created paused) runs Zipf
+ * over the first HOT zones only, and the clock and CPU count from there as below. The J - HOT
+ * buffers stay idle (Buftee's idle TTL is 5 minutes) while the hot jobs' events pass.
  *
  * Limits raised for the run, the same at every J: the ledger's maxJobs to J (+16, at most its
  * ceiling of 1,000,000); Buftee's maxBuffers and maxBuffersPerPrefix to 2J (at least the default
@@ -29,6 +36,10 @@ import { PHASE_PREFIX, RESULT_PREFIX } from './child.js';
 export interface PipelineJobsResult {
   jobs: number;
   events: number;
+  /** The jobs the measured traffic went to (a warm-up gave every job a buffer first); null: all. */
+  hot: number | null;
+  /** The warm-up's seconds (not measured); 0 without HOT. */
+  warmupSeconds: number;
   /** start(): config checked and handed to every stage, workers up. */
   startSeconds: number;
   /** From started to the generator's last event handed to Logfwdr. */
@@ -48,20 +59,22 @@ export interface PipelineJobsResult {
   cpuSeconds: number;
   /** Stage busy seconds (event-loop active time) from started to the generator's last event sent. */
   busyByStage: Record<string, number>;
-  /** Jobs that got at least one object: how many buffers and objects the run touched. */
+  /** Jobs that got at least one object (with HOT: every job, from the warm-up). */
   jobsWithObjects: number;
   peakRssMb: number;
   restarts: number;
   limits: { ledgerMaxJobs: number; maxBuffers: number; maxNewBuffersPerSecond: number };
 }
 
-const [jobsArg, eventsArg, intervalArg, directoryArg] = process.argv.slice(2);
+const [jobsArg, eventsArg, intervalArg, directoryArg, hotArg] = process.argv.slice(2);
 const JOBS = Number(jobsArg);
 const EVENTS = Number(eventsArg);
 const INTERVAL = Number(intervalArg ?? 5);
-if (![JOBS, EVENTS, INTERVAL].every((v) => Number.isSafeInteger(v) && v > 0)) {
-  throw new Error(`usage: pipeline-jobs.js JOBS EVENTS [INTERVAL_S [DIRECTORY]], got ${JSON.stringify(process.argv.slice(2))}`);
+const HOT = hotArg === undefined ? undefined : Number(hotArg);
+if (![JOBS, EVENTS, INTERVAL].every((v) => Number.isSafeInteger(v) && v > 0) || (HOT !== undefined && !(Number.isSafeInteger(HOT) && HOT > 0 && HOT <= JOBS))) {
+  throw new Error(`usage: pipeline-jobs.js JOBS EVENTS [INTERVAL_S [DIRECTORY [HOT]]], got ${JSON.stringify(process.argv.slice(2))}`);
 }
+const WARMUP_CHUNK = 10_000;
 
 let peakRss = process.memoryUsage.rss();
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
@@ -75,7 +88,7 @@ try {
   const jobs = defaultJobs({ zones: JOBS, jobs: JOBS, directory, compression: 'none' }).map((j) => ({ ...j, max_upload_interval_seconds: INTERVAL }));
   const pipeline = createPipeline({
     config: { jobs },
-    generator: { zones: JOBS, seed: 7, limit: EVENTS, mix: { http_requests: 1 } },
+    generator: { zones: HOT ?? JOBS, seed: 7, limit: EVENTS, mix: { http_requests: 1 }, paused: HOT !== undefined },
     maxJobs: ledgerMaxJobs,
     buftee: { limits: { maxBuffers, maxBuffersPerPrefix: maxBuffers, maxNewBuffersPerSecond } },
     supervisor: { onRootFailure: 'emit', log: { level: 'warn' } },
@@ -92,9 +105,35 @@ try {
   let failure: Error | null = null;
   pipeline.tree.on('restart', () => restarts++);
   pipeline.tree.on('escalate', (e: { error: Error }) => (failure = e.error));
+  let warmupSeconds = 0;
+  let warmDelivered = 0;
+  if (HOT !== undefined) {
+    phase(`warm-up (one event for each of the ${JOBS} jobs, until all are delivered)`);
+    const w0 = performance.now();
+    const nowNs = Date.now() * 1e6;
+    for (let first = 1; first <= JOBS; first += WARMUP_CHUNK) {
+      const events = [];
+      for (let zone = first; zone < Math.min(JOBS + 1, first + WARMUP_CHUNK); zone++) {
+        events.push({ ZoneID: zone, EdgeStartTimestamp: nowNs, EdgeEndTimestamp: nowNs, RayID: zone.toString(16).padStart(16, '0'), ClientRequestHost: `z${zone}.example`, EdgeResponseStatus: 200 });
+      }
+      const r = await pipeline.ingest('http_requests', events);
+      if (r.refused > 0) throw new Error(`warm-up: ${r.refused} events refused: ${JSON.stringify(r.reasons)}`);
+    }
+    for (;;) {
+      if (failure !== null) throw new Error(`the pipeline's supervisor gave up: ${(failure as Error).message}`);
+      const t = pipeline.ledger.totals();
+      if (t.delivered + Object.values(t.dropped).reduce((a, b) => a + b, 0) >= JOBS) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    warmDelivered = pipeline.ledger.totals().delivered;
+    warmupSeconds = (performance.now() - w0) / 1000;
+    process.stderr.write(`  warm-up: ${warmDelivered} of ${JOBS} delivered in ${warmupSeconds.toFixed(1)} s\n`);
+    phase(`the run (events of ${HOT} hot jobs going through, ${JOBS} buffers in place)`);
+  }
   const activeAtStart = new Map((await pipeline.tree.stats(10_000)).map((s) => [s.id, s.activeMs]));
   const cpu0 = process.cpuUsage();
   const started = performance.now();
+  pipeline.resumeGenerator();
   // The generator's own count of events handed to Logfwdr: reading the ledger's totals walks
   // every job's slot, which at 100,000 jobs and more would load the main thread being measured.
   for (;;) {
@@ -115,6 +154,7 @@ try {
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   const totals = pipeline.ledger.totals();
+  const delivered = totals.delivered - warmDelivered;
   let lost = 0;
   const droppedByReason: Record<string, number> = {};
   for (const reason of DROP_REASONS) {
@@ -130,12 +170,14 @@ try {
     ingestSeconds,
     seconds,
     stopSeconds,
-    delivered: totals.delivered,
+    hot: HOT ?? null,
+    warmupSeconds,
+    delivered,
     lost,
     droppedByReason,
     clean,
-    eventsPerSec: Math.round(totals.delivered / seconds),
-    cpuUsPerEvent: totals.delivered > 0 ? (cpuSeconds * 1e6) / totals.delivered : Number.NaN,
+    eventsPerSec: Math.round(delivered / seconds),
+    cpuUsPerEvent: delivered > 0 ? (cpuSeconds * 1e6) / delivered : Number.NaN,
     cpuSeconds,
     busyByStage,
     jobsWithObjects: readdirSync(directory).length,

@@ -56,8 +56,11 @@ export interface PipelineOptions {
   config: ConfigSource;
   /** What to do with no valid config at hand. Default last-known-good. */
   policy?: FailurePolicy;
-  /** The synthetic edge as a source; absent: events come only from `ingest()`. */
-  generator?: EdgeGeneratorOptions & { ratePerSecond?: number; limit?: number; batchEvents?: number };
+  /**
+   * The synthetic edge as a source; absent: events come only from `ingest()`. `paused`: the
+   * generator makes nothing until `resumeGenerator()` (e.g. after the embedder's own warm-up).
+   */
+  generator?: EdgeGeneratorOptions & { ratePerSecond?: number; limit?: number; batchEvents?: number; paused?: boolean };
   maxJobs?: number;
   buftee?: BufteeOptions;
   destinations?: DestinationOptions;
@@ -142,6 +145,8 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   /** This process in Buftee's message ids (NATS de-duplication): 64 random bits. */
   readonly nonce = randomBytes(8).toString('hex');
   private ingesting: Promise<void> = Promise.resolve();
+  /** [0] = 1 once the generator may run (generator.paused; see resumeGenerator). */
+  private readonly generatorGate = new Int32Array(new SharedArrayBuffer(4));
   private readonly tcpSources: TcpSource[];
   private readonly httpSource: HttpSource | null;
   readonly role: Role;
@@ -280,14 +285,15 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
       );
     }
     if (gen !== undefined) {
-      const { ratePerSecond, limit, batchEvents, ...generator } = gen;
+      const { ratePerSecond, limit, batchEvents, paused, ...generator } = gen;
+      if (paused !== true) Atomics.store(this.generatorGate, 0, 1);
       children.push({
         id: 'source',
         type: 'worker',
         module: new URL('./sources/generator.actor.ts', import.meta.url),
         sendsTo: ['logfwdr'],
         restart: 'transient',
-        args: { target: 'logfwdr', generator, ratePerSecond, limit, batchEvents },
+        args: { target: 'logfwdr', generator, ratePerSecond, limit, batchEvents, gate: this.generatorGate.buffer },
       });
     }
     this.supervisor = createSupervisor(
@@ -341,6 +347,12 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const config = this.stageConfig();
     for (const id of STAGES) await this.tree.find(id)?.control.reconfigure(config, 10_000);
     this.emit('config', config.generation);
+  }
+
+  /** Lets a generator created with `paused: true` run (a no-op when it runs already). */
+  resumeGenerator(): void {
+    Atomics.store(this.generatorGate, 0, 1);
+    Atomics.notify(this.generatorGate, 0);
   }
 
   /**

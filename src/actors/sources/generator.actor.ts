@@ -21,6 +21,8 @@ export interface GeneratorArgs {
   limit?: number;
   /** Events per batch. Default 512. */
   batchEvents?: number;
+  /** [0] = 1 when the generator may run; it waits (and makes nothing) while 0. Absent: runs at once. */
+  gate?: SharedArrayBuffer;
   /** [0] = events sent (each landed in Logfwdr's mailbox): lets the owner know what was ingested. */
   progress?: SharedArrayBuffer;
 }
@@ -43,6 +45,10 @@ export const actor = defineActor<GeneratorArgs, State>({
     const progress = ctx.args.progress ? new Int32Array(ctx.args.progress) : null;
     const bucket = ratePerSecond ? new TokenBucket({ ratePerSecond, burst: Math.max(batchEvents, ratePerSecond / 10) }, performance.now()) : null;
     const { generator, writer } = state;
+    if (ctx.args.gate !== undefined) {
+      const gate = new Int32Array(ctx.args.gate);
+      while (!ctx.signal.aborted && Atomics.load(gate, 0) === 0) await Atomics.waitAsync(gate, 0, 0, 100).value;
+    }
     while (!ctx.signal.aborted && (limit === undefined || state.sent < limit)) {
       let want = Math.min(batchEvents, limit === undefined ? batchEvents : limit - state.sent);
       if (bucket !== null) {
