@@ -40,6 +40,7 @@ import { createDestination, type DestinationOptions } from './destinations/creat
 import { messageOf } from './errors.js';
 import { JobDelivery } from './job-delivery.js';
 import { PutSlots } from './put-slots.js';
+import { DueWheel } from './due-wheel.js';
 
 const DEFAULT_MAX_HELD_BYTES_PER_JOB = 4 * 1024 * 1024;
 
@@ -67,8 +68,8 @@ interface State {
   reader: BatchReader;
   ledger: LedgerView;
   jobs: Map<number, JobDelivery>;
-  /** Deliveries holding batches: the only ones the interval timer needs to visit (O(active), not O(jobs)). */
-  active: Set<JobDelivery>;
+  /** Deliveries with an open object, by when it is due: the interval timer visits only those due. */
+  due: DueWheel<JobDelivery>;
   header: JobHeader;
   ack: AckRecord;
   ackBytes: Uint8Array;
@@ -102,13 +103,15 @@ function retire(state: State, slot: number, delivery: JobDelivery): void {
   delivery.flush();
   void delivery.whenIdle().then(() => delivery.close());
   state.jobs.delete(slot);
-  state.active.delete(delivery);
+  state.due.file(delivery, undefined);
   for (const [key, value] of Object.entries(delivery.counts)) state.retired[key] = (state.retired[key] ?? 0) + value;
 }
 
 /** A delivery with nothing open and nothing pending for this long is closed (it reopens on its next batch). */
 export const DEFAULT_IDLE_DELIVERY_MS = 60_000;
 export const DEFAULT_MAX_CONCURRENT_PUTS = 64;
+/** The interval timer's period: objects are sealed at most this late after they are due. */
+const TICK_MS = 50;
 
 const MAX_JOBS_IN_STATS = 100;
 
@@ -168,7 +171,7 @@ export const actor = defineActor<LogpushArgs, State>({
       reader: new BatchReader(new Codec(ctx.args.structures)),
       ledger: LedgerView.attach(ctx.args.config.ledger),
       jobs: new Map(),
-      active: new Set(),
+      due: new DueWheel(TICK_MS),
       header: { slot: 0, events: 0, offset: 0 },
       ack: { slot: 0, events: 0, offset: 0, delivered: 0, failed: 0 },
       ackBytes: new Uint8Array(ACK_BYTES),
@@ -288,13 +291,13 @@ export const actor = defineActor<LogpushArgs, State>({
     }
     const orphan = Math.floor(header.offset / OFFSET_LIFE) < state.life;
     delivery.add(header.offset, batch.length - JOB_HEADER_BYTES, state.reader, performance.now());
-    state.active.add(delivery);
     // Draining: the interval timer has stopped, and batches Buftee still sends must not wait for it.
     if (ctx.signal.aborted) delivery.flush();
     // Objects seal at their own limits; this seals one sooner so its batches can be freed.
     else if (delivery.sealEarly(ctx.args.maxHeldBytesPerJob ?? DEFAULT_MAX_HELD_BYTES_PER_JOB)) {
       state.counts.earlySeals++;
     }
+    state.due.file(delivery, delivery.compiled.deadline);
     // A batch of a Buftee that died since it was sent is only here now: counted as held last, so
     // a crash before this line leaves it to be handled (or dropped and counted) again, never both.
     if (orphan) state.ledger.hold(header.slot, 'logpush', header.events);
@@ -305,7 +308,7 @@ export const actor = defineActor<LogpushArgs, State>({
     let sweptAt = performance.now();
     const idleMs = ctx.args.idleDeliveryMs ?? DEFAULT_IDLE_DELIVERY_MS;
     while (!ctx.signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
       const now = performance.now();
       if (now - sweptAt >= idleMs / 4) {
         sweptAt = now;
@@ -316,10 +319,10 @@ export const actor = defineActor<LogpushArgs, State>({
         }
       }
       if (state.link !== null) learnLife(state, state.link.load(LINK_BUFTEE_LIFE));
-      for (const delivery of state.active) {
+      state.due.takeDue(now, (delivery) => {
         delivery.tick(now);
-        if (delivery.pendingBatches === 0) state.active.delete(delivery);
-      }
+        state.due.file(delivery, delivery.compiled.deadline);
+      });
       while (state.pendingAcks.length > 0 && sendAck(state.pendingAcks[0]!)) state.pendingAcks.shift();
     }
   },
