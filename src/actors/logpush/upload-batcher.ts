@@ -110,6 +110,8 @@ export class UploadBatcher {
   private buffer: Buffer | null = null;
   private used = 0;
   private records = 0;
+  /** Bytes of the last object sealed: the next one's buffer starts at about that size. */
+  private lastObjectBytes = 0;
   private openedAt = 0;
   /** When the open object is due, in `now`'s clock. */
   private dueAt = 0;
@@ -239,7 +241,11 @@ export class UploadBatcher {
     let buffer = this.buffer;
     if (buffer === null) {
       const headerBytes = this.header?.length ?? 0;
-      buffer = Buffer.allocUnsafe(Math.min(this.limits.maxBytes, Math.max(INITIAL_CAPACITY, headerBytes + bytes)));
+      // Sized for what the last object took (an eighth more, in 4 KiB steps): a job's objects are
+      // alike, and growing by doubling from 4 KiB copied each ~70 kB object ~5 times (~9% of
+      // Logpush's time in bench:pipeline --quick).
+      const expected = this.lastObjectBytes === 0 ? 0 : Math.ceil((this.lastObjectBytes * 1.125) / 4096) * 4096;
+      buffer = Buffer.allocUnsafe(Math.min(this.limits.maxBytes, Math.max(INITIAL_CAPACITY, headerBytes + bytes, expected)));
       this.used = this.header === null ? 0 : this.header.copy(buffer, 0);
       this.records = 0;
       this.openedAt = now;
@@ -275,6 +281,7 @@ export class UploadBatcher {
       firstLedgerId: this.firstLedgerId,
       lastLedgerId: this.lastLedgerId,
     };
+    this.lastObjectBytes = this.used;
     this.buffer = null;
     this.used = 0;
     this.records = 0;
