@@ -49,6 +49,13 @@ interface Open {
 }
 
 const NO_JOBS: readonly number[] = Object.freeze([]);
+/**
+ * A new writer's payload room; it doubles as a busy job's batch grows, and pooled writers keep
+ * what they grew to. Small, so a writer per job of a burst over many new jobs is cheap: with
+ * 16 KiB, 10,000 events for 10,000 jobs took 0.4-1.7 s and ~19 KB a job in one synchronous
+ * record (long enough, twice in a row, for the watchdog to take Logreceiver for stalled).
+ */
+const WRITER_INITIAL_BYTES = 1024;
 /** Datasets told apart in the open batches' keys (slot × MAX_DATASETS + index stays a safe integer for 32-bit slots and zones). */
 const MAX_DATASETS = 16;
 
@@ -209,6 +216,6 @@ export class Demultiplexer {
       this.poolBytes -= pooled.capacityBytes;
       return pooled;
     }
-    return new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: 16 * 1024 });
+    return new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: WRITER_INITIAL_BYTES });
   }
 }
