@@ -125,7 +125,11 @@ try {
       if (t.delivered + Object.values(t.dropped).reduce((a, b) => a + b, 0) >= JOBS) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    warmDelivered = pipeline.ledger.totals().delivered;
+    const warm = pipeline.ledger.totals();
+    warmDelivered = warm.delivered;
+    // A warm-up that lost events (a stage crashed, a buffer refused) leaves jobs without their
+    // buffer: the run would not measure what it says.
+    if (warmDelivered < JOBS) throw new Error(`warm-up: only ${warmDelivered} of ${JOBS} delivered, dropped ${JSON.stringify(warm.dropped)} (restarts: ${restarts})`);
     warmupSeconds = (performance.now() - w0) / 1000;
     process.stderr.write(`  warm-up: ${warmDelivered} of ${JOBS} delivered in ${warmupSeconds.toFixed(1)} s\n`);
     phase(`the run (events of ${HOT} hot jobs going through, ${JOBS} buffers in place)`);

@@ -78,3 +78,28 @@ describe('Logreceiver demultiplexer', () => {
     expect(demux.takeReady().reduce((a, r) => a + r.events, 0)).toBe(200);
   });
 });
+
+describe('a burst over many new jobs', () => {
+  it('holds an open batch per job in a few kB, not a 16 KiB writer each', () => {
+    const jobs = 10_000;
+    const bytes = batchOf(
+      'http_requests',
+      Array.from({ length: jobs }, (_, i) => ({ zone: i + 1, n: i })),
+    );
+    const demux = new Demultiplexer(codec, (_dataset, key) => [Number(key)]);
+    const reader = new BatchReader(codec);
+    reader.reset(bytes);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(demux.add(reader, 0)).toBe(jobs);
+    const perJob = (process.memoryUsage().arrayBuffers - before) / jobs;
+    expect(demux.openJobs).toBe(jobs);
+    // ~2.6 kB a job (a 1 KiB writer, its table and strings, from Node's pool); 16 KiB writers with
+    // encode headroom took ~19 kB, enough for a burst of new jobs to stall the stage.
+    expect(perJob).toBeLessThan(6_000);
+    demux.flushAll();
+    const ready = demux.takeReady();
+    expect(ready.length).toBe(jobs);
+    expect(ready.every((r) => r.events === 1)).toBe(true);
+    demux.recycleAll();
+  });
+});
