@@ -170,7 +170,9 @@ export class BatchWriter {
     this.ensureCapacity(at + length);
     // One view of the source range per event: a word loop that avoids it copied 500-byte payloads
     // at 2.0 M/s against 4.3 M/s for set(subarray) (from SharedArrayBuffer memory, on this machine).
-    if (length > 0) this.buf.set(bytes.subarray(offset, offset + length), at);
+    // A plain Uint8Array view, never Buffer#subarray (Node's JS subarray and FastBuffer class):
+    // 340-byte copies from shared memory took ~270 ns against ~420 ns.
+    if (length > 0) this.buf.set(new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length), at);
     this.commit(key, keyIndex, newKeyLength, timestamp, start + length);
     return true;
   }
