@@ -587,8 +587,10 @@ function take(state: State, stream: string, m: JsMsg): void {
   if (state.args.role === 'push' && events > 0) state.ledger.ingest(slot, events);
   const p: Pending = { key, msg: m, events, bytes: data.byteLength - JOB_HEADER_BYTES, offset: -1, touchedAt: performance.now(), acking: false };
   if (job === undefined || events === 0) {
-    // A job this process does not run (or an empty message): counted, and acked.
+    // A job this process does not run (or an empty message): counted, and acked. Not held, so
+    // not in pendingBytes either.
     if (events > 0) state.ledger.drop(slot, 'unconfigured', events);
+    p.bytes = 0;
     ackMessage(state, p);
     return;
   }
@@ -610,6 +612,9 @@ const msgIdOf = (m: JsMsg): string => m.headers?.get('Nats-Msg-Id') ?? '';
  */
 function ackMessage(state: State, p: Pending, again = false): void {
   if (p.acking && !again) return;
+  // A retry of an ack confirmed meanwhile (by another request): nothing left to do, and the
+  // message must not come back into `pending` (its bytes would be taken off twice).
+  if (again && state.pending.get(p.key) !== p) return;
   p.acking = true;
   state.pending.set(p.key, p);
   const nc = state.nc;
@@ -625,13 +630,16 @@ function ackMessage(state: State, p: Pending, again = false): void {
 }
 
 function retryAck(state: State, p: Pending): void {
-  if (!state.pending.has(p.key)) return;
+  if (state.pending.get(p.key) !== p) return;
   state.counts.ackRetries++;
   state.ackRetries.push(p);
 }
 
 function finish(state: State, p: Pending): void {
-  if (state.pending.delete(p.key)) state.pendingBytes -= p.bytes;
+  if (state.pending.get(p.key) === p) {
+    state.pending.delete(p.key);
+    state.pendingBytes -= p.bytes;
+  }
   state.counts.acked++;
   const reply = replyOf(p.msg);
   if (reply !== '') remember(state, { key: p.key, reply, msgId: msgIdOf(p.msg), at: performance.now(), resend: false, until: 0 });
