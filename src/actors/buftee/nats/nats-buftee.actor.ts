@@ -30,6 +30,13 @@
  * messages (up to maxPendingBytes in all, then fetching pauses). Logpush's ack of a job's batches
  * acks their messages with a confirmed ack (retried until JetStream confirms); a batch held
  * longer than a third of ack_wait is marked `working`, so JetStream does not redeliver it.
+ *
+ * A confirmed ack is not always a kept one: a nats-server that is shutting down (seen with 2.9.10
+ * on SIGTERM) goes on answering acks after it has written its consumers' state, and the restarted
+ * server hands those messages out again. So the acks JetStream confirmed in the last
+ * RECENT_ACK_MS before a disconnect are sent again once reconnected (JetStream answers the ack of a
+ * message it no longer holds too), and for two ack_waits a message with one of their stream
+ * sequences and message ids is acked again and skipped, not delivered a second time.
  */
 
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -90,6 +97,23 @@ export interface NatsBufteeArgs {
 
 type Ctx = ActorContext<NatsBufteeArgs>;
 
+/**
+ * An ack JetStream confirmed: kept for RECENT_ACK_MS, and after a disconnect (when the server may
+ * have lost it) until it is confirmed again and `until` has passed.
+ */
+interface ConfirmedAck {
+  key: string;
+  /** The message's ack subject. */
+  reply: string;
+  /** Its Nats-Msg-Id (`<nonce>.<batch id>`), '' if none. */
+  msgId: string;
+  /** When JetStream confirmed it (performance.now()). */
+  at: number;
+  /** After a disconnect: to be sent again; then, when the guard ends. */
+  resend: boolean;
+  until: number;
+}
+
 /** A fetched message, from arrival until JetStream confirmed its ack. */
 interface Pending {
   key: string;
@@ -137,6 +161,10 @@ interface State {
   pending: Map<string, Pending>;
   pendingBytes: number;
   ackRetries: Pending[];
+  /** Acks JetStream confirmed in the last RECENT_ACK_MS, oldest first. */
+  confirmed: ConfirmedAck[];
+  /** Acks confirmed shortly before a disconnect, by key: sent again after it, and guarded. */
+  suspect: Map<string, ConfirmedAck>;
   ready_: Set<string>;
   base: number;
   offsetCounter: number;
@@ -169,6 +197,10 @@ interface State {
     pullErrors: number;
     restarts: number;
     recovered: number;
+    /** Acks confirmed just before a disconnect, sent again after it. */
+    reacks: number;
+    /** Messages handed out again after their ack had been confirmed: acked again, not delivered. */
+    repeats: number;
   };
   lastLogAt: Map<string, number>;
   log: Ctx['log'];
@@ -188,6 +220,13 @@ interface State {
    */
   resolved: Set<number>;
 }
+
+/**
+ * How long an ack JetStream confirmed is still at risk of a server shutdown: acks confirmed this
+ * long before a disconnect are sent again after it. (A shutting-down server was seen answering
+ * acks for about 80 ms after it had saved its consumers' state; this leaves room for a loaded host.)
+ */
+export const RECENT_ACK_MS = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -532,6 +571,14 @@ function take(state: State, stream: string, m: JsMsg): void {
     if (known.acking) ackMessage(state, known, true);
     return;
   }
+  const suspect = state.suspect.get(key);
+  if (suspect !== undefined && suspect.msgId === msgIdOf(m)) {
+    // Acked and confirmed before a disconnect, and handed out again by the restarted server, which
+    // lost the ack: Logpush has it already. Acked again, not delivered or counted twice.
+    state.counts.repeats++;
+    ackMessage(state, { key, msg: m, events: 0, bytes: 0, offset: -1, touchedAt: performance.now(), acking: false });
+    return;
+  }
   const data = m.data;
   const events = data.byteLength >= JOB_HEADER_BYTES ? new DataView(data.buffer, data.byteOffset, JOB_HEADER_BYTES).getUint32(4, true) : 0;
   const jobId = m.subject.slice(m.subject.lastIndexOf('.') + 1);
@@ -540,8 +587,10 @@ function take(state: State, stream: string, m: JsMsg): void {
   if (state.args.role === 'push' && events > 0) state.ledger.ingest(slot, events);
   const p: Pending = { key, msg: m, events, bytes: data.byteLength - JOB_HEADER_BYTES, offset: -1, touchedAt: performance.now(), acking: false };
   if (job === undefined || events === 0) {
-    // A job this process does not run (or an empty message): counted, and acked.
+    // A job this process does not run (or an empty message): counted, and acked. Not held, so
+    // not in pendingBytes either.
     if (events > 0) state.ledger.drop(slot, 'unconfigured', events);
+    p.bytes = 0;
     ackMessage(state, p);
     return;
   }
@@ -554,6 +603,7 @@ function take(state: State, stream: string, m: JsMsg): void {
 const ACK = new TextEncoder().encode('+ACK');
 /** The message's ack subject (JsMsg has it at run time; its type leaves it out). */
 const replyOf = (m: JsMsg): string => (m as unknown as { reply?: string }).reply ?? '';
+const msgIdOf = (m: JsMsg): string => m.headers?.get('Nats-Msg-Id') ?? '';
 
 /**
  * Acks with JetStream's confirmation, retried from the loop until confirmed. Not JsMsg.ackAck: a
@@ -562,6 +612,9 @@ const replyOf = (m: JsMsg): string => (m as unknown as { reply?: string }).reply
  */
 function ackMessage(state: State, p: Pending, again = false): void {
   if (p.acking && !again) return;
+  // A retry of an ack confirmed meanwhile (by another request): nothing left to do, and the
+  // message must not come back into `pending` (its bytes would be taken off twice).
+  if (again && state.pending.get(p.key) !== p) return;
   p.acking = true;
   state.pending.set(p.key, p);
   const nc = state.nc;
@@ -577,14 +630,72 @@ function ackMessage(state: State, p: Pending, again = false): void {
 }
 
 function retryAck(state: State, p: Pending): void {
-  if (!state.pending.has(p.key)) return;
+  if (state.pending.get(p.key) !== p) return;
   state.counts.ackRetries++;
   state.ackRetries.push(p);
 }
 
 function finish(state: State, p: Pending): void {
-  if (state.pending.delete(p.key)) state.pendingBytes -= p.bytes;
+  if (state.pending.get(p.key) === p) {
+    state.pending.delete(p.key);
+    state.pendingBytes -= p.bytes;
+  }
   state.counts.acked++;
+  const reply = replyOf(p.msg);
+  if (reply !== '') remember(state, { key: p.key, reply, msgId: msgIdOf(p.msg), at: performance.now(), resend: false, until: 0 });
+}
+
+/** Keeps a confirmed ack for RECENT_ACK_MS (a disconnect within it may have lost it). */
+function remember(state: State, a: ConfirmedAck): void {
+  const confirmed = state.confirmed;
+  confirmed.push(a);
+  let old = 0;
+  while (old < confirmed.length && a.at - confirmed[old]!.at > RECENT_ACK_MS) old++;
+  if (old > 64 || old === confirmed.length) confirmed.splice(0, old);
+}
+
+/**
+ * At a disconnect: the acks confirmed in the last RECENT_ACK_MS may be lost with the server (it
+ * answers acks while shutting down, after saving its consumers' state); they are sent again once
+ * reconnected, and guarded against a redelivery until then and for two ack_waits after.
+ */
+function suspectRecentAcks(state: State): void {
+  const now = performance.now();
+  for (const a of state.confirmed) {
+    if (now - a.at > RECENT_ACK_MS) continue;
+    a.resend = true;
+    a.until = Infinity;
+    state.suspect.set(a.key, a);
+  }
+  state.confirmed = [];
+}
+
+/** Sends again the acks a disconnect may have lost (after reconnecting; retried from tend()). */
+function resendAcks(state: State): void {
+  const nc = state.nc;
+  if (nc === null || state.gate !== null) return;
+  for (const a of state.suspect.values()) {
+    if (!a.resend) continue;
+    a.resend = false;
+    state.counts.reacks++;
+    nc.request(a.reply, ACK, { timeout: state.args.nats.requestTimeoutMs }).then(
+      () => {
+        // Confirmed by the server now running; at risk again should it stop within RECENT_ACK_MS.
+        a.at = performance.now();
+        a.until = a.at + 2 * state.args.nats.ackWaitMs;
+        remember(state, { ...a, resend: false, until: 0 });
+      },
+      () => {
+        a.resend = true;
+      },
+    );
+  }
+}
+
+/** Forgets the guarded acks whose time is up. */
+function pruneSuspects(state: State): void {
+  const now = performance.now();
+  for (const [key, a] of state.suspect) if (!a.resend && now > a.until) state.suspect.delete(key);
 }
 
 /** Sends waiting batches to Logpush, one per ready job in turn, until its mailbox is full. */
@@ -630,6 +741,10 @@ function tend(state: State): void {
   }
   const retries = state.ackRetries.splice(0);
   for (const p of retries) ackMessage(state, p, true);
+  if (state.suspect.size > 0) {
+    resendAcks(state);
+    pruneSuspects(state);
+  }
 }
 
 export const actor = defineActor<NatsBufteeArgs, State>({
@@ -658,6 +773,8 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       pending: new Map(),
       pendingBytes: 0,
       ackRetries: [],
+      confirmed: [],
+      suspect: new Map(),
       ready_: new Set(),
       base: ctx.restartCount * OFFSET_LIFE,
       offsetCounter: 0,
@@ -674,7 +791,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       streamState: { subjects: 0, bytes: 0, messages: 0, at: 0 },
       fullUntil: 0,
       unavailableSince: 0,
-      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, restarts: 0, recovered: 0 },
+      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, restarts: 0, recovered: 0, reacks: 0, repeats: 0 },
       lastLogAt: new Map(),
       log: ctx.log,
       gate: null,
@@ -739,6 +856,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       void (async () => {
         for await (const s of nc.status()) {
           if (s.type === 'disconnect') {
+            if (state.args.role !== 'edge') suspectRecentAcks(state);
             if (state.gate === null) state.gate = new Promise<void>((resolve) => (reopen = resolve));
             if (state.unavailableSince === 0) state.unavailableSince = performance.now();
             ctx.log.warn({ server: (s as { server?: string }).server }, 'buftee (nats): disconnected; reconnecting');
@@ -747,6 +865,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
             void reverify(state).then(() => {
               state.gate = null;
               reopen();
+              resendAcks(state);
             });
             ctx.log.info({ server: (s as { server?: string }).server }, 'buftee (nats): reconnected');
           }
