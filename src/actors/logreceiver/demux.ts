@@ -50,12 +50,16 @@ interface Open {
 
 const NO_JOBS: readonly number[] = Object.freeze([]);
 /**
- * A new writer's payload room; it doubles as a busy job's batch grows, and pooled writers keep
- * what they grew to. Small, so a writer per job of a burst over many new jobs is cheap: with
- * 16 KiB, 10,000 events for 10,000 jobs took 0.4-1.7 s and ~19 KB a job in one synchronous
- * record (long enough, twice in a row, for the watchdog to take Logreceiver for stalled).
+ * A new writer's payload room: 16 KiB while few batches are open (a busy job's batch grows from
+ * there without many doublings), 1 KiB once many are (a burst over many new jobs). With 16 KiB for
+ * every writer, 10,000 events for 10,000 new jobs took 0.4-1.7 s and ~19 KB a job in one
+ * synchronous record: long enough, twice in a row, for the watchdog to take Logreceiver for
+ * stalled. Writers grow by doubling, and pooled writers keep what they grew to.
  */
-const WRITER_INITIAL_BYTES = 1024;
+const WRITER_ROOMY_BYTES = 16 * 1024;
+const WRITER_SMALL_BYTES = 1024;
+/** Open batches past which new writers start small: at most this many roomy ones, 32 MiB. */
+const ROOMY_WRITERS = 2048;
 /** Datasets told apart in the open batches' keys (slot × MAX_DATASETS + index stays a safe integer for 32-bit slots and zones). */
 const MAX_DATASETS = 16;
 
@@ -216,6 +220,6 @@ export class Demultiplexer {
       this.poolBytes -= pooled.capacityBytes;
       return pooled;
     }
-    return new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: WRITER_INITIAL_BYTES });
+    return new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES });
   }
 }
