@@ -401,6 +401,12 @@ function scaleFigures(data: unknown): SummaryFigure[] {
   const cost = isObject(targets.perEventCost) ? targets.perEventCost : {};
   out.push(figure('CPU per event, 100,000 jobs vs 1,000 jobs', num(cost.cpuRatio), 'x', '<= 1.2x', (v) => v <= 1.2));
   out.push(figure('wall time per event, 100,000 jobs vs 1,000 jobs', num(cost.wallRatio), 'x'));
+  // The hot set (every job's buffer in place, traffic on 1,000 jobs): absent in older results.
+  const hot = isObject(targets.perEventCostHotSet) ? targets.perEventCostHotSet : null;
+  if (hot !== null) {
+    const to = Number(hot.toJobs).toLocaleString('en-US');
+    out.push(figure(`CPU per event, ${to} buffers vs 1,000, traffic on 1,000 jobs`, num(hot.cpuRatio), 'x', '<= 1.2x', (v) => v <= 1.2));
+  }
   return out;
 }
 
