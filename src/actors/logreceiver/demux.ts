@@ -4,7 +4,7 @@
  * copied by range into its jobs' batches.
  *
  * Memory is bounded whatever the number of jobs: a job has an open batch only while it has
- * pending events, writers are recycled through a small pool, and when the pending bytes pass
+ * pending events, writers are recycled through a bounded pool (4096 writers, 32 MiB), and when the pending bytes pass
  * `maxPendingBytes` or the open batches pass `maxOpenJobs`, everything open is made ready.
  */
 
