@@ -1,5 +1,9 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
 import { DROP_REASONS, type DropReason } from '../../src/actors/job.js';
 import {
   HEADER_BYTES,
@@ -179,6 +183,51 @@ describe('Ledger', () => {
 });
 
 describe('LedgerView', () => {
+  it('reads counters that another thread moves across 2^32 whole: never a torn or falling value', async () => {
+    // A worker counts ingests and deliveries in steps that carry into the counters' high halves
+    // thousands of times; the main thread reads totals meanwhile. A read that took a high half
+    // from before a carry and a low half from after (or the reverse) would be 2^32 off: below an
+    // earlier read, or not a multiple of the step.
+    const ledger = Ledger.create({ maxJobs: 2 });
+    const slot = ledger.slot('busy');
+    const step = 2 ** 31 + 7;
+    const rounds = 1_000_000;
+    const module = pathToFileURL(join(PROJECT_ROOT, 'dist/src/actors/ledger.js')).href;
+    const source = `
+      const { workerData } = require('node:worker_threads');
+      import(${JSON.stringify(module)}).then(({ LedgerView }) => {
+        const view = LedgerView.attach(workerData.handle);
+        const flag = new Int32Array(workerData.flag);
+        Atomics.store(flag, 0, 1);
+        for (let i = 0; i < workerData.rounds; i++) {
+          view.ingest(workerData.slot, workerData.step);
+          view.deliver(workerData.slot, workerData.step);
+        }
+        Atomics.store(flag, 0, 2);
+      });`;
+    // Started and finished are told through shared memory, so the reads below run back to back.
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(source, { eval: true, workerData: { handle: ledger.handle(), slot, step, rounds, flag: flag.buffer } });
+    const failed = new Promise<never>((_, reject) => worker.once('error', reject));
+    await Promise.race([failed, (async () => { while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5)); })()]);
+    let reads = 0;
+    let last = { ingested: 0, delivered: 0 };
+    const bad: string[] = [];
+    const deadline = Date.now() + 60_000;
+    while (Atomics.load(flag, 0) !== 2 && bad.length <= 5 && Date.now() < deadline) {
+      const t = ledger.totals();
+      reads++;
+      if (t.ingested < last.ingested || t.delivered < last.delivered || t.inFlight < 0 || t.ingested % step !== 0 || t.delivered % step !== 0) {
+        bad.push(JSON.stringify({ t, last }));
+      }
+      last = t;
+    }
+    await worker.terminate();
+    expect(bad).toEqual([]);
+    expect(reads).toBeGreaterThan(1000);
+    expect(ledger.totals()).toMatchObject({ ingested: rounds * step, delivered: rounds * step, inFlight: 0 });
+  });
+
   it('counts into the same memory as the owner, and learns later slots on update', () => {
     const ledger = Ledger.create({ maxJobs: 4 });
     const a = ledger.slot('a');
