@@ -19,6 +19,7 @@
  * overflow policy) until one subscribes or the buffer expires: freeing them would be a silent drop.
  */
 
+import type { BatchPool } from './batch-pool.js';
 import { offsetError } from './errors.js';
 import { nextWanted, wants } from './resolutions.js';
 
@@ -100,7 +101,11 @@ export class JobBuffer {
   private queue: BufferedBatch[] = EMPTY_QUEUE;
   private head = 0;
 
-  constructor(job: string, prefix: string, incarnation: number, now: number) {
+  /** Takes back the data of batches this buffer lets go (acked by all, or dropped). */
+  private readonly pool: BatchPool | null;
+
+  constructor(job: string, prefix: string, incarnation: number, now: number, pool: BatchPool | null = null) {
+    this.pool = pool;
     this.job = job;
     this.prefix = prefix;
     this.incarnation = incarnation;
@@ -116,7 +121,10 @@ export class JobBuffer {
     return this.batches === 0 || this.consumers.length === 0;
   }
 
-  /** Appends a batch (already copied) and frees what no consumer wants; returns its offset. */
+  /**
+   * Appends a batch (already copied: the buffer owns `data` from here, and gives it back to the
+   * pool when it lets the batch go) and frees what no consumer wants; returns its offset.
+   */
   append(data: Uint8Array, events: number): number {
     const offset = this.nextOffset++;
     const batch: BufferedBatch = { offset, data, events, bytes: data.byteLength };
@@ -196,6 +204,7 @@ export class JobBuffer {
     let dataBytes = 0;
     while (this.head < this.queue.length && this.bytes > target) {
       const batch = this.queue[this.head++] as BufferedBatch;
+      this.pool?.give(batch.data);
       batches++;
       events += batch.events;
       dataBytes += batch.bytes;
@@ -236,6 +245,7 @@ export class JobBuffer {
       const batch = this.queue[this.head] as BufferedBatch;
       if (batch.offset >= need) break;
       this.head++;
+      this.pool?.give(batch.data);
       this.bytes -= chargeOf(batch.bytes);
       this.events -= batch.events;
     }

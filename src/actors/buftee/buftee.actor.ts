@@ -212,7 +212,9 @@ function pump(state: State, ref: ActorRef): number {
     state.ready.delete(id);
     state.ready.add(id);
     if (!send(state, ref, job, batch)) {
-      state.stash = { job, batch };
+      // A copy: the batch's memory goes back to Buftee's pool if it is acked or dropped before
+      // the next turn sends it (only when Logpush's mailbox is full).
+      state.stash = { job, batch: { ...batch, data: batch.data.slice() } };
       break;
     }
     sent++;

@@ -19,6 +19,7 @@
  */
 
 import { NAME_PATTERN } from '../job.js';
+import { BatchPool } from './batch-pool.js';
 import { chargeOf, JobBuffer, type DroppedBatches } from './buffer.js';
 import { countError, notSubscribedError, prefixMismatchError, tooManyConsumersError, tooManySubscribedJobsError } from './errors.js';
 import {
@@ -61,6 +62,8 @@ export class Buftee {
   private readonly subscriptions = new Map<string, Map<string, number>>();
   private configured = new Map<string, OverflowPolicy>();
   private readonly bucket: TokenBucket;
+  /** Where batches' copies live (batch-pool.ts): a batch's data is valid until it is acked or dropped. */
+  private readonly pool = new BatchPool();
   private lastNow: number;
   /** When the creation rate last refused a buffer: for a second after, pressure is at least soft. */
   private rateRefusedAt = -Infinity;
@@ -190,13 +193,17 @@ export class Buftee {
       dropped = buffer.dropOldest(need);
       add(this.counters.droppedOldest, dropped.batches, dropped.events);
     }
-    const offset = buffer.append(data.slice(), events);
+    const offset = buffer.append(this.pool.copy(data), events);
     this.settle(buffer, before, 1);
     this.touch(buffer, now);
     return { status: 'appended', offset, created, dropped };
   }
 
-  /** The consumer's next batches (up to maxBatches), left in place until acked. */
+  /**
+   * The consumer's next batches (up to maxBatches), left in place until acked. A batch's data is
+   * valid until every consumer has acked it or it is dropped: then its memory is reused. Copy it
+   * out (as the actor does, into Logpush's ring) before that.
+   */
   read(job: string, consumer: string, maxBatches: number): ReadResult {
     if (!(Number.isSafeInteger(maxBatches) && maxBatches > 0)) throw countError('maxBatches', maxBatches);
     const buffer = this.subscribed(job, consumer);
@@ -322,6 +329,7 @@ export class Buftee {
       created: c.created,
       evicted: c.evicted,
       work: c.work,
+      pool: { freeBytes: this.pool.freeBytes, reused: this.pool.reused, allocated: this.pool.allocated },
     };
   }
 
@@ -364,7 +372,7 @@ export class Buftee {
   }
 
   private create(prefix: string, job: string, now: number): JobBuffer {
-    const buffer = new JobBuffer(job, prefix, ++this.incarnations, now);
+    const buffer = new JobBuffer(job, prefix, ++this.incarnations, now, this.pool);
     const consumers = this.subscriptions.get(job);
     if (consumers !== undefined) for (const [id, every] of consumers) buffer.subscribe(id, every);
     this.buffers.set(job, buffer);

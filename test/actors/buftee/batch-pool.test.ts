@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BatchPool, classBytes, MAX_POOLED_BYTES } from '../../../src/actors/buftee/batch-pool.js';
+import { Buftee } from '../../../src/actors/buftee/index.js';
+
+describe('BatchPool', () => {
+  it('puts a batch in a class at most 1/8 larger than its bytes (64 bytes at least)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.integer({ min: 0, max: MAX_POOLED_BYTES })), (n) => {
+        const size = classBytes(n);
+        expect(size).toBeGreaterThanOrEqual(Math.max(n, 64));
+        if (n > 64) expect(size).toBeLessThanOrEqual(n * 1.125);
+        // A class is its own class: a given-back buffer is found again by size.
+        expect(classBytes(size)).toBe(size);
+      }),
+    );
+  });
+
+  it('copies the bytes, reuses a given-back buffer of the class, and never hands one out twice', () => {
+    const pool = new BatchPool();
+    const a = pool.copy(Uint8Array.of(1, 2, 3));
+    expect([...a]).toEqual([1, 2, 3]);
+    const b = pool.copy(Uint8Array.of(4, 5));
+    expect(b.buffer).not.toBe(a.buffer);
+    pool.give(a);
+    expect(pool.freeBytes).toBe(64);
+    const c = pool.copy(Uint8Array.of(9));
+    expect(c.buffer).toBe(a.buffer);
+    expect([...c]).toEqual([9]);
+    expect(pool.freeBytes).toBe(0);
+    const d = pool.copy(Uint8Array.of(7));
+    expect(d.buffer).not.toBe(c.buffer);
+    expect(pool).toMatchObject({ reused: 1, allocated: 3 });
+  });
+
+  it('keeps no more free bytes than its bound, and ignores what it did not make', () => {
+    const pool = new BatchPool(1000);
+    const held = Array.from({ length: 10 }, () => pool.copy(new Uint8Array(200)));
+    for (const data of held) pool.give(data);
+    // Class of 200 bytes is 208: four fit under 1,000.
+    expect(pool.freeBytes).toBe(4 * classBytes(200));
+    pool.give(new Uint8Array(new ArrayBuffer(300), 8, 100)); // not at offset 0
+    pool.give(new Uint8Array(100)); // 100 is not a class size
+    expect(pool.freeBytes).toBe(4 * classBytes(200));
+    const big = pool.copy(new Uint8Array(MAX_POOLED_BYTES + 1));
+    pool.give(big);
+    expect(pool.freeBytes).toBe(4 * classBytes(200));
+  });
+});
+
+describe('Buftee batch memory', () => {
+  it('reuses acked batches\' memory: a steady flow allocates only up to what is held at once', () => {
+    const buftee = new Buftee();
+    buftee.subscribe('job-1', 'c');
+    for (let i = 0; i < 1000; i++) {
+      const data = new Uint8Array(1000 + (i % 7) * 10).fill(i & 0xff);
+      const { offset } = buftee.append('p', 'job-1', data, 1) as { offset: number };
+      const [batch] = buftee.read('job-1', 'c', 1).batches;
+      expect(Buffer.compare(batch!.data, data)).toBe(0);
+      buftee.ack('job-1', 'c', offset);
+    }
+    const { pool } = buftee.stats();
+    // 1,000 appends with one batch held at a time: 1,000-1,060 bytes fall in 2 classes.
+    expect(pool.allocated).toBeLessThanOrEqual(2);
+    expect(pool.reused).toBeGreaterThanOrEqual(998);
+  });
+});
