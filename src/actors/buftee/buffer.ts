@@ -19,7 +19,7 @@
  * overflow policy) until one subscribes or the buffer expires: freeing them would be a silent drop.
  */
 
-import type { BatchPool } from './batch-pool.js';
+import type { BufferPool } from '../../runtime/buffer-pool.js';
 import { offsetError } from './errors.js';
 import { nextWanted, wants } from './resolutions.js';
 
@@ -102,9 +102,9 @@ export class JobBuffer {
   private head = 0;
 
   /** Takes back the data of batches this buffer lets go (acked by all, or dropped). */
-  private readonly pool: BatchPool | null;
+  private readonly pool: BufferPool | null;
 
-  constructor(job: string, prefix: string, incarnation: number, now: number, pool: BatchPool | null = null) {
+  constructor(job: string, prefix: string, incarnation: number, now: number, pool: BufferPool | null = null) {
     this.pool = pool;
     this.job = job;
     this.prefix = prefix;

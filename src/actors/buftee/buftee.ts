@@ -19,7 +19,7 @@
  */
 
 import { NAME_PATTERN } from '../job.js';
-import { BatchPool } from './batch-pool.js';
+import { BufferPool } from '../../runtime/buffer-pool.js';
 import { chargeOf, JobBuffer, type DroppedBatches } from './buffer.js';
 import { countError, notSubscribedError, prefixMismatchError, tooManyConsumersError, tooManySubscribedJobsError } from './errors.js';
 import {
@@ -62,8 +62,8 @@ export class Buftee {
   private readonly subscriptions = new Map<string, Map<string, number>>();
   private configured = new Map<string, OverflowPolicy>();
   private readonly bucket: TokenBucket;
-  /** Where batches' copies live (batch-pool.ts): a batch's data is valid until it is acked or dropped. */
-  private readonly pool = new BatchPool();
+  /** Where batches' copies live (runtime/buffer-pool.ts): a batch's data is valid until it is acked or dropped. */
+  private readonly pool = new BufferPool();
   private lastNow: number;
   /** When the creation rate last refused a buffer: for a second after, pressure is at least soft. */
   private rateRefusedAt = -Infinity;

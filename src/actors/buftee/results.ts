@@ -84,7 +84,7 @@ export interface BufteeStats {
   evicted: number;
   /** Batches and buffers visited since start: constant per operation, whatever the number of buffers. */
   work: number;
-  /** Batch memory (batch-pool.ts): free bytes kept for reuse, and buffers reused and made new since start. */
+  /** Batch memory (runtime/buffer-pool.ts): free bytes kept for reuse, and buffers reused and made new since start. */
   pool: { freeBytes: number; reused: number; allocated: number };
 }
 

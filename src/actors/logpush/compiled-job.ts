@@ -17,6 +17,7 @@ import type { BatchReader, CodecStructures } from '../../runtime/codec.js';
 import { createSampler, type Sampler } from './sampler.js';
 import { UploadBatcher, resolveUploadLimits, type UploadLimits } from './upload-batcher.js';
 import { COMPRESSIONS, type UploadObject } from './upload-object.js';
+import type { BufferPool } from '../../runtime/buffer-pool.js';
 
 /**
  * Where an offered event went. `added`: into the open object (in flight until its object is
@@ -36,6 +37,8 @@ export interface CompiledJobOptions {
   readonly eventClockOffsetMs?: number;
   /** See UploadBatcherOptions.firstSeq. */
   readonly firstSeq?: number;
+  /** See UploadBatcherOptions.pool. */
+  readonly pool?: BufferPool;
 }
 
 export class CompiledJob {
@@ -73,6 +76,7 @@ export class CompiledJob {
       header: this.formatter.header,
       firstSeq: options.firstSeq,
       onObject: options.onObject,
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
       ...(options.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: options.eventClockOffsetMs }),
     });
   }

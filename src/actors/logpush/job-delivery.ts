@@ -14,6 +14,7 @@
  * for as long as it takes: the job's events wait in Buftee (bounded by its limits), other jobs go on.
  */
 
+import type { BufferPool } from '../../runtime/buffer-pool.js';
 import type { BatchReader, CodecStructures } from '../../runtime/codec.js';
 import type { JobConfig } from '../job.js';
 import type { LedgerView } from '../ledger.js';
@@ -60,6 +61,8 @@ export interface DeliveryDeps {
   structures?: CodecStructures;
   /** Objects due by their oldest event's time too (UploadBatcherOptions.eventClockOffsetMs; `now` is this thread's performance.now()). */
   eventClockOffsetMs?: number;
+  /** Objects' buffers (UploadBatcherOptions.pool): given back once compressed, or once put to a destination that `releasesBody`. */
+  pool?: BufferPool;
 }
 
 export interface DeliveryCounts {
@@ -95,6 +98,7 @@ export class JobDelivery {
       onObject: (object) => this.queue(object),
       ...(deps.structures === undefined ? {} : { structures: deps.structures }),
       ...(deps.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: deps.eventClockOffsetMs }),
+      ...(deps.pool === undefined ? {} : { pool: deps.pool }),
     });
   }
 
@@ -192,9 +196,16 @@ export class JobDelivery {
     if (object === undefined) return;
     this.putting = true;
     const release = this.deps.slots === undefined ? null : await this.deps.slots.acquire(this.held > (this.deps.urgentHeldBytes ?? Number.POSITIVE_INFINITY));
+    let body = object;
     try {
-      const body = this.compiled.compression === 'gzip' ? await compressObject(object, 'gzip') : object;
+      if (object.compression !== this.compiled.compression) {
+        body = await compressObject(object, this.compiled.compression);
+        // A retry puts these same bytes; the lines' buffer is done with.
+        this.objects[0] = body;
+        this.deps.pool?.give(object.body);
+      }
       await this.deps.destination.put(body);
+      if (this.deps.destination.releasesBody === true) this.deps.pool?.give(body.body);
       release?.();
       this.objects.shift();
       this.counts.delivered += object.records;
@@ -210,6 +221,7 @@ export class JobDelivery {
         return;
       }
       this.objects.shift();
+      if (this.deps.destination.releasesBody === true) this.deps.pool?.give(body.body);
       this.counts.failedObjects++;
       this.confirm(object, true);
     }

@@ -15,6 +15,7 @@
  * `crashed`.
  */
 
+import { BufferPool } from '../../runtime/buffer-pool.js';
 import { RingProducer } from '../../native/ring-producer.js';
 import { defineActor } from '../../runtime/actor.js';
 import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
@@ -89,6 +90,8 @@ interface State {
   retired: Record<string, number>;
   /** Puts in progress over every job, bounded. */
   slots: PutSlots;
+  /** Objects' buffers, shared by every job (runtime/buffer-pool.ts). */
+  pool: BufferPool;
   counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
   nonce: number;
   /** The newest Buftee life known (shared memory, or a RESYNC): batches of older lives are orphans. */
@@ -183,6 +186,8 @@ export const actor = defineActor<LogpushArgs, State>({
       refused: new Set(),
       retired: {},
       slots: new PutSlots(ctx.args.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS),
+      // Objects up to 8 MiB (max_upload_bytes defaults to 5 MiB) come back to the pool; 64 MiB kept free at most.
+      pool: new BufferPool({ maxPooledBytes: 8 << 20, maxFreeBytes: 64 << 20 }),
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
@@ -203,6 +208,7 @@ export const actor = defineActor<LogpushArgs, State>({
           ledger: state.ledger,
           retryDelayMs: ctx.args.retryDelayMs,
           slots: state.slots,
+          pool: state.pool,
           urgentHeldBytes: ctx.args.maxHeldBytesPerJob ?? DEFAULT_MAX_HELD_BYTES_PER_JOB,
           structures: ctx.args.structures,
           // Objects are due max_upload_interval_seconds after their oldest event's time, not only
@@ -351,6 +357,7 @@ export const actor = defineActor<LogpushArgs, State>({
     pendingAcks: state.pendingAcks.length,
     putsBusy: state.slots.busy,
     putsQueued: state.slots.queued,
+    pool: { freeBytes: state.pool.freeBytes, reused: state.pool.reused, allocated: state.pool.allocated },
     // Totals over every job; per job only for the first MAX_JOBS_IN_STATS (stats() answers in
     // bounded time and size with 100,000 jobs).
     totals: totalsOf(state.jobs.values(), state.retired),

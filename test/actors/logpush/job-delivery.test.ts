@@ -11,6 +11,8 @@ import { Ledger } from '../../../src/actors/ledger.js';
 import { BatchReader, BatchWriter } from '../../../src/runtime/codec.js';
 import { EdgeGenerator } from '../../../src/actors/sources/edge-generator.js';
 import { DEFAULT_FIELD_NAMES } from '../../../src/actors/defaults.js';
+import { BufferPool } from '../../../src/runtime/buffer-pool.js';
+import { gunzipSync } from 'node:zlib';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -87,5 +89,95 @@ describe('JobDelivery', () => {
     delivery.flush();
     await tick();
     expect(urgentAsks).toEqual([false, true]);
+  });
+});
+
+describe('JobDelivery with a buffer pool', () => {
+  function pooled(compression: 'gzip' | 'none', releasesBody: boolean) {
+    const generator = new EdgeGenerator({ seed: 5, zones: 100 });
+    const writer = new BatchWriter(generator.codec);
+    const reader = new BatchReader(generator.codec);
+    const pool = new BufferPool({ maxPooledBytes: 8 << 20 });
+    const attempts: { object: UploadObject; copy: Buffer }[] = [];
+    let failNext = 0;
+    const delivery = new JobDelivery(
+      { id: 'j1', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression, max_upload_interval_seconds: 300, destination: { type: 'stdout' } },
+      1,
+      {
+        destination: {
+          put: async (object) => {
+            attempts.push({ object, copy: Buffer.from(object.body) });
+            await tick();
+            if (failNext > 0) {
+              failNext--;
+              throw new Error('try again');
+            }
+          },
+          close: async () => {},
+          releasesBody,
+        },
+        ledger: Ledger.create({ maxJobs: 4 }),
+        ack: () => {},
+        onError: () => {},
+        retryDelayMs: 5,
+        structures: generator.codec.spec,
+        pool,
+      },
+    );
+    let offset = 0;
+    const add = (events: number): void => {
+      writer.begin('http_requests');
+      generator.fillBatch(writer, 'http_requests', events, 1_731_600_000_000_000_000, 1_000_000);
+      const bytes = writer.finish();
+      reader.reset(bytes);
+      delivery.add(++offset, bytes.length, reader, 0);
+    };
+    return { delivery, pool, attempts, add, failFirst: (n: number) => (failNext = n) };
+  }
+
+  it('retries a gzip object with the bytes it compressed first, while later objects reuse the lines\' buffer', async () => {
+    const { delivery, pool, attempts, add, failFirst } = pooled('gzip', false);
+    failFirst(2);
+    add(40);
+    delivery.flush();
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      add(40);
+      delivery.flush();
+    }
+    await delivery.whenIdle();
+    // The first object was put three times (two failures), always with the same compressed bytes,
+    // though its lines' buffer went back to the pool at once and later objects were written in it.
+    expect(attempts[0]!.object.seq).toBe(0);
+    const firsts = attempts.filter((a) => a.object.seq === 0);
+    expect(firsts).toHaveLength(3);
+    for (const a of firsts) expect(a.copy.equals(firsts[0]!.copy)).toBe(true);
+    expect(pool.reused).toBeGreaterThan(0);
+    const seqs = new Set<number>();
+    for (const a of attempts) {
+      const lines = gunzipSync(a.copy).toString('utf8').trimEnd().split('\n');
+      expect(lines).toHaveLength(40);
+      for (const line of lines) expect(JSON.parse(line)).toHaveProperty('RayID');
+      // What a destination received stays what it was: nothing wrote into a body while it was put.
+      expect(Buffer.from(gunzipSync(a.object.body)).equals(gunzipSync(a.copy))).toBe(true);
+      seqs.add(a.object.seq);
+    }
+    expect([...seqs].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('gives an object\'s buffer back only to a destination that releases bodies, once its put settled', async () => {
+    for (const releasesBody of [true, false]) {
+      const { delivery, pool, attempts, add } = pooled('none', releasesBody);
+      for (let i = 0; i < 4; i++) {
+        add(30);
+        delivery.flush();
+        await delivery.whenIdle();
+      }
+      expect(attempts).toHaveLength(4);
+      for (const a of attempts) expect(a.copy.toString('utf8').trimEnd().split('\n')).toHaveLength(30);
+      // Kept by a destination that does not release bodies, an object's bytes are never written over.
+      if (!releasesBody) for (const a of attempts) expect(Buffer.from(a.object.body).equals(a.copy)).toBe(true);
+      expect(pool.reused > 0).toBe(releasesBody);
+    }
   });
 });

@@ -16,6 +16,12 @@ export interface Destination {
    * object may be put again later.
    */
   put(object: UploadObject): Promise<void>;
+  /**
+   * True when a settled put (resolved or rejected) reads nothing of the object's body any more,
+   * so the caller may reuse its memory. Left out: the body may still be read (a request body
+   * being written when its response came).
+   */
+  readonly releasesBody?: boolean;
   /** Stops: puts still waiting to retry reject with ERR_DESTINATION_CLOSED; resources are released. */
   close(): Promise<void>;
 }

@@ -71,6 +71,8 @@ export class ObjectStoreDestination implements Destination {
   private closed = false;
   private readonly checked = new Set<string>();
   private rootReal: string | undefined;
+  /** A put settles after its last write's callback, and reads the body nowhere else. */
+  readonly releasesBody = true;
 
   constructor(options: ObjectStoreOptions) {
     if (typeof options.directory !== 'string' || options.directory === '') {

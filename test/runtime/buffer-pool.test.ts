@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BatchPool, classBytes, MAX_POOLED_BYTES } from '../../../src/actors/buftee/batch-pool.js';
-import { Buftee } from '../../../src/actors/buftee/index.js';
+import { BufferPool, classBytes } from '../../src/runtime/buffer-pool.js';
+import { Buftee } from '../../src/actors/buftee/index.js';
 
-describe('BatchPool', () => {
+const MAX_POOLED_BYTES = 1 << 20;
+
+describe('BufferPool', () => {
   it('puts a batch in a class at most 1/8 larger than its bytes (64 bytes at least)', () => {
     fc.assert(
       fc.property(fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.integer({ min: 0, max: MAX_POOLED_BYTES })), (n) => {
@@ -16,8 +18,16 @@ describe('BatchPool', () => {
     );
   });
 
+  it('takes buffers of the class size, whose whole room the owner may use', () => {
+    const pool = new BufferPool({ maxPooledBytes: 8 << 20 });
+    const a = pool.take(5000);
+    expect(a.byteLength).toBe(classBytes(5000));
+    pool.give(new Uint8Array(a, 0, 10));
+    expect(pool.take(classBytes(5000) - 1)).toBe(a);
+  });
+
   it('copies the bytes, reuses a given-back buffer of the class, and never hands one out twice', () => {
-    const pool = new BatchPool();
+    const pool = new BufferPool();
     const a = pool.copy(Uint8Array.of(1, 2, 3));
     expect([...a]).toEqual([1, 2, 3]);
     const b = pool.copy(Uint8Array.of(4, 5));
@@ -34,7 +44,7 @@ describe('BatchPool', () => {
   });
 
   it('keeps no more free bytes than its bound, and ignores what it did not make', () => {
-    const pool = new BatchPool(1000);
+    const pool = new BufferPool({ maxFreeBytes: 1000 });
     const held = Array.from({ length: 10 }, () => pool.copy(new Uint8Array(200)));
     for (const data of held) pool.give(data);
     // Class of 200 bytes is 208: four fit under 1,000.
@@ -43,8 +53,11 @@ describe('BatchPool', () => {
     pool.give(new Uint8Array(100)); // 100 is not a class size
     expect(pool.freeBytes).toBe(4 * classBytes(200));
     const big = pool.copy(new Uint8Array(MAX_POOLED_BYTES + 1));
+    expect(big.buffer.byteLength).toBe(MAX_POOLED_BYTES + 1);
     pool.give(big);
+    pool.give(new Uint8Array(new SharedArrayBuffer(256)));
     expect(pool.freeBytes).toBe(4 * classBytes(200));
+    expect(() => new BufferPool({ maxFreeBytes: -1 })).toThrow(/maxFreeBytes/);
   });
 });
 
