@@ -13,8 +13,14 @@
  * `maxPooledBytes` get an ArrayBuffer of their own and are not kept.
  *
  * Bounded: free buffers are kept while their bytes stay under `maxFreeBytes`; past it, a buffer
- * given back is left to the GC. Free buffers are memory no byte budget counts (like an
- * allocator's free list); `freeBytes` says how much.
+ * given back is left to the GC. And `trim()`, called every few seconds by the owner, lets go of
+ * what sat unused since the last call (the lowest the free bytes went meanwhile: the part no take
+ * needed), so a burst's buffers do not stay after it. Free buffers are memory no byte budget
+ * counts (like an allocator's free list); `freeBytes` says how much.
+ *
+ * Why the bound is large: batches and objects come back in bursts, as objects are put once per
+ * upload interval; with room for only a third of an interval's bytes, two thirds of the next
+ * interval's buffers were made new again (bench:scale's hot set, 100,000 jobs).
  *
  * The contract: whoever gives a buffer back must be done with it, and so must everyone it lent it
  * to; giving one back twice hands it to two owners. Buffers not from `take` (another size, a view
@@ -22,6 +28,8 @@
  */
 
 const MIN_CLASS_BYTES = 64;
+/** How often an owner calls `trim()`: about an upload interval (30 s by default), a burst's period. */
+export const POOL_TRIM_MS = 30_000;
 
 /** The class (buffer size) that holds `bytes`: rounded up to an eighth of its power of two, at least 64. */
 export function classBytes(bytes: number): number {
@@ -31,7 +39,7 @@ export function classBytes(bytes: number): number {
 }
 
 export interface BufferPoolOptions {
-  /** Free bytes kept for reuse, at most. Default 32 MiB. */
+  /** Free bytes kept for reuse, at most. Default 128 MiB. */
   maxFreeBytes?: number;
   /** Larger buffers are made for one use and not kept. Default 1 MiB. */
   maxPooledBytes?: number;
@@ -43,12 +51,14 @@ export class BufferPool {
   /** Free ArrayBuffers by their size. */
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes_ = 0;
+  /** The fewest free bytes since the last trim. */
+  private lowWater = 0;
   /** Buffers taken from the free lists, and made new: for stats and tests. */
   reused = 0;
   allocated = 0;
 
   constructor(options: BufferPoolOptions = {}) {
-    const { maxFreeBytes = 32 << 20, maxPooledBytes = 1 << 20 } = options;
+    const { maxFreeBytes = 128 << 20, maxPooledBytes = 1 << 20 } = options;
     for (const [name, value] of Object.entries({ maxFreeBytes, maxPooledBytes })) {
       if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError(`buffer pool ${name} must be a non-negative integer, got ${value}`);
     }
@@ -69,6 +79,7 @@ export class BufferPool {
       return new ArrayBuffer(size);
     }
     this.freeBytes_ -= size;
+    if (this.freeBytes_ < this.lowWater) this.lowWater = this.freeBytes_;
     this.reused++;
     return buffer;
   }
@@ -93,6 +104,24 @@ export class BufferPool {
     }
     list.push(buffer);
     this.freeBytes_ += size;
+  }
+
+  /** Lets go of the free bytes no take needed since the last trim (at least that many, whole buffers). Returns the bytes let go. */
+  trim(): number {
+    let excess = this.lowWater;
+    let released = 0;
+    for (const [size, list] of this.free) {
+      while (excess > 0 && list.length > 0) {
+        list.pop();
+        excess -= size;
+        released += size;
+      }
+      if (list.length === 0) this.free.delete(size);
+      if (excess <= 0) break;
+    }
+    this.freeBytes_ -= released;
+    this.lowWater = this.freeBytes_;
+    return released;
   }
 
   get freeBytes(): number {

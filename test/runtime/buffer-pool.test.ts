@@ -61,6 +61,27 @@ describe('BufferPool', () => {
   });
 });
 
+describe('BufferPool.trim', () => {
+  it('lets go of what no take needed since the last trim, and keeps what was used', () => {
+    const pool = new BufferPool();
+    const burst = Array.from({ length: 10 }, () => pool.take(1000));
+    for (const b of burst) pool.give(new Uint8Array(b));
+    expect(pool.freeBytes).toBe(10 * 1024);
+    pool.trim(); // the low-water mark started at 0: nothing to let go yet
+    expect(pool.freeBytes).toBe(10 * 1024);
+    // Four taken and given back in this period: the other six sat unused.
+    const used = Array.from({ length: 4 }, () => pool.take(1000));
+    for (const b of used) pool.give(new Uint8Array(b));
+    expect(pool.trim()).toBe(6 * 1024);
+    expect(pool.freeBytes).toBe(4 * 1024);
+    // A period without takes: all of it goes.
+    expect(pool.trim()).toBe(4 * 1024);
+    expect(pool.freeBytes).toBe(0);
+    expect(pool.take(1000).byteLength).toBe(1024);
+    expect(pool.allocated).toBe(11);
+  });
+});
+
 describe('Buftee batch memory', () => {
   it('reuses acked batches\' memory: a steady flow allocates only up to what is held at once', () => {
     const buftee = new Buftee();

@@ -20,6 +20,7 @@
  * mark and counted crashed): never both, never neither.
  */
 
+import { POOL_TRIM_MS } from '../../runtime/buffer-pool.js';
 import { defineActor } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor-ref.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
@@ -95,6 +96,8 @@ interface State {
   windowBytes: number;
   counts: { appended: number; sent: number; acked: number; blockedMs: number; restarts: number };
   lastEviction: number;
+  /** When the batch pool was last trimmed (runtime/buffer-pool.ts). */
+  lastTrim: number;
   ackRing: RingConsumer;
   onAck: RecordHandler;
   stash: { job: Job; batch: BufferedBatch } | null;
@@ -345,6 +348,7 @@ export const actor = defineActor<BufteeArgs, State>({
       ackRing: new RingConsumer(ctx.args.acks),
       onAck: () => {},
       lastEviction: performance.now(),
+      lastTrim: performance.now(),
       stash: null,
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       zones: new Set(),
@@ -429,6 +433,10 @@ export const actor = defineActor<BufteeArgs, State>({
       if (now - state.lastEviction >= 1000) {
         state.lastEviction = now;
         evict(state);
+      }
+      if (now - state.lastTrim >= POOL_TRIM_MS) {
+        state.lastTrim = now;
+        state.buftee.trimPool();
       }
       if (!state.failOpen && state.zones.size > 0) purge(state);
       publish(state);

@@ -304,6 +304,11 @@ export class Buftee {
     return pressure;
   }
 
+  /** Lets go of batch memory the pool kept and nobody needed lately (BufferPool.trim); call every POOL_TRIM_MS. */
+  trimPool(): number {
+    return this.pool.trim();
+  }
+
   stats(): BufteeStats {
     const c = this.counters;
     return {

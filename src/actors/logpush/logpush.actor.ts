@@ -15,7 +15,7 @@
  * `crashed`.
  */
 
-import { BufferPool } from '../../runtime/buffer-pool.js';
+import { BufferPool, POOL_TRIM_MS } from '../../runtime/buffer-pool.js';
 import { RingProducer } from '../../native/ring-producer.js';
 import { defineActor } from '../../runtime/actor.js';
 import { BatchReader, Codec, isCodecError, type CodecStructures } from '../../runtime/codec.js';
@@ -186,8 +186,8 @@ export const actor = defineActor<LogpushArgs, State>({
       refused: new Set(),
       retired: {},
       slots: new PutSlots(ctx.args.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS),
-      // Objects up to 8 MiB (max_upload_bytes defaults to 5 MiB) come back to the pool; 64 MiB kept free at most.
-      pool: new BufferPool({ maxPooledBytes: 8 << 20, maxFreeBytes: 64 << 20 }),
+      // Objects up to 8 MiB (max_upload_bytes defaults to 5 MiB) come back to the pool.
+      pool: new BufferPool({ maxPooledBytes: 8 << 20 }),
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
@@ -312,6 +312,7 @@ export const actor = defineActor<LogpushArgs, State>({
   async run(ctx, state) {
     const sendAck = state.sendAck;
     let sweptAt = performance.now();
+    let trimmedAt = sweptAt;
     const idleMs = ctx.args.idleDeliveryMs ?? DEFAULT_IDLE_DELIVERY_MS;
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, TICK_MS));
@@ -323,6 +324,10 @@ export const actor = defineActor<LogpushArgs, State>({
         for (const [slot, delivery] of state.jobs) {
           if (delivery.pendingBatches === 0 && delivery.compiled.deadline === undefined && now - delivery.lastAddAt >= idleMs) retire(state, slot, delivery);
         }
+      }
+      if (now - trimmedAt >= POOL_TRIM_MS) {
+        trimmedAt = now;
+        state.pool.trim();
       }
       if (state.link !== null) learnLife(state, state.link.load(LINK_BUFTEE_LIFE));
       state.due.takeDue(now, (delivery) => {
