@@ -23,8 +23,9 @@
  * interval's buffers were made new again (bench:scale's hot set, 100,000 jobs).
  *
  * The contract: whoever gives a buffer back must be done with it, and so must everyone it lent it
- * to; giving one back twice hands it to two owners. Buffers not from `take` (another size, a view
- * at an offset, a SharedArrayBuffer) are ignored by `give`.
+ * to; giving one back twice hands it to two owners. Buffers this pool did not make are ignored by
+ * `give`: Node's small Buffers share 8 KiB slabs, and taking one of those in (a gzip result
+ * at the start of its slab) handed memory Node still uses to the next batch.
  */
 
 const MIN_CLASS_BYTES = 64;
@@ -51,6 +52,8 @@ export class BufferPool {
   /** Free ArrayBuffers by their size. */
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes_ = 0;
+  /** The buffers this pool made: only those are taken back. */
+  private readonly own = new WeakSet<ArrayBuffer>();
   /** The fewest free bytes since the last trim. */
   private lowWater = 0;
   /** Buffers taken from the free lists, and made new: for stats and tests. */
@@ -76,7 +79,9 @@ export class BufferPool {
     const buffer = this.free.get(size)?.pop();
     if (buffer === undefined) {
       this.allocated++;
-      return new ArrayBuffer(size);
+      const made = new ArrayBuffer(size);
+      this.own.add(made);
+      return made;
     }
     this.freeBytes_ -= size;
     if (this.freeBytes_ < this.lowWater) this.lowWater = this.freeBytes_;
@@ -95,7 +100,7 @@ export class BufferPool {
   give(view: ArrayBufferView): void {
     const buffer = view.buffer;
     const size = buffer.byteLength;
-    if (!(buffer instanceof ArrayBuffer) || view.byteOffset !== 0 || size > this.maxPooledBytes || classBytes(size) !== size) return;
+    if (!(buffer instanceof ArrayBuffer) || !this.own.has(buffer) || view.byteOffset !== 0) return;
     if (this.freeBytes_ + size > this.maxFreeBytes) return;
     let list = this.free.get(size);
     if (list === undefined) {

@@ -58,6 +58,11 @@ describe('BufferPool', () => {
     pool.give(new Uint8Array(new SharedArrayBuffer(256)));
     expect(pool.freeBytes).toBe(4 * classBytes(200));
     expect(() => new BufferPool({ maxFreeBytes: -1 })).toThrow(/maxFreeBytes/);
+    // A class size at offset 0, but not made here (as Node's 8 KiB Buffer slabs): not taken in.
+    const roomy = new BufferPool();
+    roomy.give(new Uint8Array(8192));
+    roomy.give(Buffer.from(new ArrayBuffer(1024)));
+    expect(roomy.freeBytes).toBe(0);
   });
 });
 

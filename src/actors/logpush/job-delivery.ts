@@ -205,7 +205,8 @@ export class JobDelivery {
         this.deps.pool?.give(object.body);
       }
       await this.deps.destination.put(body);
-      if (this.deps.destination.releasesBody === true) this.deps.pool?.give(body.body);
+      // Only the lines' buffer is the pool's (a gzip result is zlib's).
+      if (this.deps.destination.releasesBody === true && body.compression === 'none') this.deps.pool?.give(body.body);
       release?.();
       this.objects.shift();
       this.counts.delivered += object.records;
@@ -221,7 +222,7 @@ export class JobDelivery {
         return;
       }
       this.objects.shift();
-      if (this.deps.destination.releasesBody === true) this.deps.pool?.give(body.body);
+      if (this.deps.destination.releasesBody === true && body.compression === 'none') this.deps.pool?.give(body.body);
       this.counts.failedObjects++;
       this.confirm(object, true);
     }
