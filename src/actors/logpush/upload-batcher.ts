@@ -6,7 +6,8 @@
  * passed in (`now`, milliseconds on any monotonic clock), no timers, no I/O; the caller ticks it.
  *
  * Memory: at most one open object, written into a single buffer that grows by doubling up to
- * max_upload_bytes and is handed over whole when the object is sealed; an idle job holds none.
+ * max_upload_bytes and is handed over whole when the object is sealed (with a pool, whoever is done
+ * with the body gives it back); an idle job holds none.
  *
  * A line that cannot fit even in an empty object is refused ('oversized'), never uploaded alone
  * past the limit: the limit is what the destination was promised (an HTTP endpoint may enforce
@@ -35,10 +36,9 @@ export const MAX_UPLOAD_INTERVAL_SECONDS = 300;
 
 /**
  * The first buffer a job's first object gets; it doubles from here, and later objects start at
- * about the size of the one before. 1 KiB, under Node's pool threshold (allocUnsafe below 4 KiB
- * slices a shared 8 KiB slab instead of making an ArrayBuffer): with 100,000 jobs each sealing a
- * one-line object at once, 64 KiB each was 6 GiB of buffers, and 4 KiB each ~400 MB waiting for
- * their puts.
+ * about the size of the one before. 1 KiB (from the Logpush's BufferPool, or without one from
+ * Node's shared 8 KiB slabs): with 100,000 jobs each sealing a one-line object at once, 64 KiB each
+ * was 6 GiB of buffers, and 4 KiB each ~400 MB waiting for their puts.
  */
 const INITIAL_CAPACITY = 1024;
 const NEWLINE = 0x0a;
