@@ -151,9 +151,23 @@ export async function runCommand(argv: string[]): Promise<number> {
   const started = performance.now();
   let stopping: Promise<boolean> | null = null;
   const stop = (): Promise<boolean> => (stopping ??= pipeline.stop());
-  const onSignal = (): void => void stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // The first SIGINT or SIGTERM drains (bounded by drainTimeoutMs). Another within a second is the
+  // same request: `timeout`, and supervisors that signal the process and its group, deliver two.
+  // One after that stops at once, saying what was in flight, with exit code 130.
+  let firstSignalAt = -1;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const now = performance.now();
+    if (firstSignalAt < 0) {
+      firstSignalAt = now;
+      process.stdout.write(`\nseatbelt: ${signal}: draining (again, after a second, to stop at once)\n`);
+      void stop();
+    } else if (now - firstSignalAt >= 1000) {
+      process.stdout.write(`\nseatbelt: ${signal} again: stopping without draining; ${pipeline.inFlight()} events in flight are not delivered\n`);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const onHup = (): void => void reload(pipeline, configFile, options);
   process.on('SIGHUP', onHup);
   const status = new StatusDisplay(pipeline, process.stdout, started);
@@ -172,6 +186,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const clean = await stopping!;
   clearInterval(ticker);
   process.off('SIGHUP', onHup);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   server?.close();
   const t = pipeline.ledger.totals();
   const lost = lostOf(pipeline.ledger.snapshot());
