@@ -205,8 +205,7 @@ export class JobDelivery {
         this.deps.pool?.give(object.body);
       }
       await this.deps.destination.put(body);
-      // Only the lines' buffer is the pool's (a gzip result is zlib's).
-      if (this.deps.destination.releasesBody === true && body.compression === 'none') this.deps.pool?.give(body.body);
+      this.putDone(body);
       release?.();
       this.objects.shift();
       this.counts.delivered += object.records;
@@ -222,12 +221,17 @@ export class JobDelivery {
         return;
       }
       this.objects.shift();
-      if (this.deps.destination.releasesBody === true && body.compression === 'none') this.deps.pool?.give(body.body);
+      this.putDone(body);
       this.counts.failedObjects++;
       this.confirm(object, true);
     }
     this.putting = false;
     void this.pump();
+  }
+
+  /** A put of `body` settled for good: its buffer goes back to the pool if the destination is done with it and it is the pool's (the lines' buffer; a gzip result is zlib's). */
+  private putDone(body: UploadObject): void {
+    if (this.deps.destination.releasesBody === true && body.compression === 'none') this.deps.pool?.give(body.body);
   }
 
   private confirm(object: UploadObject, failed: boolean): void {
