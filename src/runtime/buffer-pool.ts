@@ -12,8 +12,11 @@
  * two; 64 bytes at least), so a buffer is at most 1/8 larger than what was asked. Sizes over
  * `maxPooledBytes` get an ArrayBuffer of their own and are not kept.
  *
- * Bounded: free buffers are kept while their bytes stay under `maxFreeBytes`; past it, a buffer
- * given back is left to the GC. And `trim()`, called every few seconds by the owner, lets go of
+ * Bounded: free buffers are kept while their bytes stay under `maxFreeBytes` and their number under
+ * `maxFreeBuffers`; past either, a buffer given back is left to the GC. The count matters as much
+ * as the bytes: each free buffer is an object every full GC marks, and 128 MiB of 240-byte batches
+ * would be half a million of them (after bench:scale's warm-up of 100,000 jobs Buftee's pool kept
+ * ~50,000). And `trim()`, called every few seconds by the owner, lets go of
  * what sat unused since the last call (the lowest the free bytes went meanwhile: the part no take
  * needed), so a burst's buffers do not stay after it. Free buffers are memory no byte budget
  * counts (like an allocator's free list); `freeBytes` says how much.
@@ -44,14 +47,18 @@ export interface BufferPoolOptions {
   maxFreeBytes?: number;
   /** Larger buffers are made for one use and not kept. Default 1 MiB. */
   maxPooledBytes?: number;
+  /** Free buffers kept for reuse, at most. Default 32,768. */
+  maxFreeBuffers?: number;
 }
 
 export class BufferPool {
   readonly maxFreeBytes: number;
   readonly maxPooledBytes: number;
+  readonly maxFreeBuffers: number;
   /** Free ArrayBuffers by their size. */
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes_ = 0;
+  private freeCount = 0;
   /** The buffers this pool made: only those are taken back. */
   private readonly own = new WeakSet<ArrayBuffer>();
   /** The fewest free bytes since the last trim. */
@@ -61,12 +68,13 @@ export class BufferPool {
   allocated = 0;
 
   constructor(options: BufferPoolOptions = {}) {
-    const { maxFreeBytes = 128 << 20, maxPooledBytes = 1 << 20 } = options;
-    for (const [name, value] of Object.entries({ maxFreeBytes, maxPooledBytes })) {
+    const { maxFreeBytes = 128 << 20, maxPooledBytes = 1 << 20, maxFreeBuffers = 32_768 } = options;
+    for (const [name, value] of Object.entries({ maxFreeBytes, maxPooledBytes, maxFreeBuffers })) {
       if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError(`buffer pool ${name} must be a non-negative integer, got ${value}`);
     }
     this.maxFreeBytes = maxFreeBytes;
     this.maxPooledBytes = maxPooledBytes;
+    this.maxFreeBuffers = maxFreeBuffers;
   }
 
   /** An ArrayBuffer of at least `bytes` (its class's size, or exactly `bytes` past maxPooledBytes); its contents are not cleared. */
@@ -84,6 +92,7 @@ export class BufferPool {
       return made;
     }
     this.freeBytes_ -= size;
+    this.freeCount--;
     if (this.freeBytes_ < this.lowWater) this.lowWater = this.freeBytes_;
     this.reused++;
     return buffer;
@@ -101,7 +110,7 @@ export class BufferPool {
     const buffer = view.buffer;
     const size = buffer.byteLength;
     if (!(buffer instanceof ArrayBuffer) || !this.own.has(buffer) || view.byteOffset !== 0) return;
-    if (this.freeBytes_ + size > this.maxFreeBytes) return;
+    if (this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) return;
     let list = this.free.get(size);
     if (list === undefined) {
       list = [];
@@ -109,6 +118,7 @@ export class BufferPool {
     }
     list.push(buffer);
     this.freeBytes_ += size;
+    this.freeCount++;
   }
 
   /** Lets go of the free bytes no take needed since the last trim (at least that many, whole buffers). Returns the bytes let go. */
@@ -118,6 +128,7 @@ export class BufferPool {
     for (const [size, list] of this.free) {
       while (excess > 0 && list.length > 0) {
         list.pop();
+        this.freeCount--;
         excess -= size;
         released += size;
       }
@@ -131,5 +142,10 @@ export class BufferPool {
 
   get freeBytes(): number {
     return this.freeBytes_;
+  }
+
+  /** Free buffers held. */
+  get freeBuffers(): number {
+    return this.freeCount;
   }
 }

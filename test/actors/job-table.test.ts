@@ -14,6 +14,8 @@ import { RoutingIndex } from '../../src/actors/routing-index.js';
 import { RoutingTable } from '../../src/actors/logfwdr/routing-table.js';
 import { DATASETS } from '../../src/actors/job.js';
 import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 function job(id: string, zones: number[], extra: Partial<JobConfig> = {}): JobConfig {
   return { id, dataset: 'http_requests', zones, output_options: { field_names: ['RayID', 'ZoneID'] }, destination: { type: 'object-store', directory: '/tmp/x' }, ...extra };
@@ -111,6 +113,34 @@ describe('JobTable', () => {
     expect(before.sameJob(after, 2)).toBe(false);
     expect(before.sameJob(after, 3)).toBe(false);
     expect(after.sameJob(JobTable.build([a], (id) => slots[id]), 2)).toBe(false);
+  });
+
+  it('decodes a job to keep (jobOfSlot) whose strings do not keep its whole payload alive', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapUsed = (): number => {
+      for (let i = 0; i < 3; i++) gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const N = 20_000;
+    const long = (i: number): string => `a-job-with-a-long-id-${i}`;
+    // A payload of ~400 bytes, most of it a destination no stage keeps.
+    const jobs = Array.from({ length: N }, (_, i) =>
+      job(long(i), [i + 1], { destination: { type: 'http', url: `https://logs.example.com/${'x'.repeat(300)}/${i}` } } as Partial<JobConfig>),
+    );
+    const table = JobTable.build(jobs, (id) => Number(id.slice(id.lastIndexOf('-') + 1)) + 1);
+    const kept: string[] = [];
+    const before = heapUsed();
+    for (let slot = 1; slot <= N; slot++) {
+      const decoded = table.jobOfSlot(slot)!;
+      kept.push(decoded.id, decoded.dataset);
+    }
+    const perJob = (heapUsed() - before) / N;
+    expect(kept[2 * 7]).toBe(long(7));
+    expect(kept[2 * 7 + 1]).toBe('http_requests');
+    // Two strings of their own (or shared): tens of bytes; a view into the decoded payload kept all ~400.
+    expect(perJob).toBeLessThan(160);
+    expect(table.jobOfSlot(5)).toEqual(jobs[4]);
   });
 
   it('passes lists through eachJob as they are, and refuses a buffer that is no table', () => {

@@ -64,6 +64,24 @@ describe('BufferPool', () => {
     roomy.give(Buffer.from(new ArrayBuffer(1024)));
     expect(roomy.freeBytes).toBe(0);
   });
+
+  it('keeps no more free buffers than its count bound, however small they are', () => {
+    const pool = new BufferPool({ maxFreeBuffers: 5 });
+    const held = Array.from({ length: 12 }, () => pool.copy(new Uint8Array(64)));
+    for (const data of held) pool.give(data);
+    expect(pool.freeBuffers).toBe(5);
+    expect(pool.freeBytes).toBe(5 * 64);
+    // Taking one makes room for one more, and no more.
+    pool.take(64);
+    expect(pool.freeBuffers).toBe(4);
+    // Buffers 5 and 6 were left to the GC when given back past the bound: their owner still has them.
+    pool.give(held[5]!);
+    expect(pool.freeBuffers).toBe(5);
+    pool.give(held[6]!);
+    expect(pool.freeBuffers).toBe(5);
+    expect(new BufferPool().maxFreeBuffers).toBe(32_768);
+    expect(() => new BufferPool({ maxFreeBuffers: 1.5 })).toThrow(/maxFreeBuffers/);
+  });
 });
 
 describe('BufferPool.trim', () => {

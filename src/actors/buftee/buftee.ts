@@ -49,6 +49,11 @@ import type {
 } from './results.js';
 import { TokenBucket } from './token-bucket.js';
 
+/** A job's consumers and their strides; shared between jobs, so never changed once made. */
+type ConsumerSet = ReadonlyMap<string, number>;
+/** Distinct consumer sets kept for sharing; past it a set is a job's own. */
+const MAX_SHARED_SETS = 1024;
+
 export class Buftee {
   readonly limits: Readonly<Limits>;
   /** Limits turned off through `unsafe`, one line each: log them at start. */
@@ -59,7 +64,9 @@ export class Buftee {
   private readonly idle = new Map<string, JobBuffer>();
   private readonly prefixes = new Map<string, number>();
   /** job → consumer → stride; outlives buffers, so a recreated buffer gets its consumers back. */
-  private readonly subscriptions = new Map<string, Map<string, number>>();
+  private readonly subscriptions = new Map<string, ConsumerSet>();
+  /** Consumer sets shared by every job subscribed alike (interned, bounded: `sharedSets`). */
+  private readonly sets = new Map<string, ConsumerSet>();
   private configured = new Map<string, OverflowPolicy>();
   private readonly bucket: TokenBucket;
   /** Where batches' copies live (runtime/buffer-pool.ts): a batch's data is valid until it is acked or dropped. */
@@ -122,16 +129,16 @@ export class Buftee {
     checkName('job id', job);
     checkName('consumer id', consumer);
     const every = strideOf(resolution);
-    let consumers = this.subscriptions.get(job);
-    if (consumers === undefined) {
-      if (this.subscriptions.size >= this.limits.maxBuffers) throw tooManySubscribedJobsError(job, this.limits.maxBuffers);
-      consumers = new Map();
-      this.subscriptions.set(job, consumers);
-    }
-    if (!consumers.has(consumer) && consumers.size >= this.options.maxConsumersPerBuffer) {
+    const consumers = this.subscriptions.get(job);
+    if (consumers === undefined && this.subscriptions.size >= this.limits.maxBuffers) throw tooManySubscribedJobsError(job, this.limits.maxBuffers);
+    if (consumers !== undefined && !consumers.has(consumer) && consumers.size >= this.options.maxConsumersPerBuffer) {
       throw tooManyConsumersError(job, this.options.maxConsumersPerBuffer);
     }
-    consumers.set(consumer, every);
+    if (consumers?.get(consumer) !== every) {
+      const next = new Map(consumers);
+      next.set(consumer, every);
+      this.subscriptions.set(job, this.shared(next));
+    }
     const buffer = this.buffers.get(job);
     if (buffer === undefined) return;
     const before = this.before(buffer);
@@ -143,8 +150,13 @@ export class Buftee {
   /** Removes a consumer; what only it still needed is freed. Unknown pairs are ignored. */
   unsubscribe(job: string, consumer: string): void {
     const consumers = this.subscriptions.get(job);
-    if (consumers === undefined || !consumers.delete(consumer)) return;
-    if (consumers.size === 0) this.subscriptions.delete(job);
+    if (consumers === undefined || !consumers.has(consumer)) return;
+    if (consumers.size === 1) this.subscriptions.delete(job);
+    else {
+      const next = new Map(consumers);
+      next.delete(consumer);
+      this.subscriptions.set(job, this.shared(next));
+    }
     const buffer = this.buffers.get(job);
     if (buffer === undefined) return;
     const before = this.before(buffer);
@@ -334,7 +346,7 @@ export class Buftee {
       created: c.created,
       evicted: c.evicted,
       work: c.work,
-      pool: { freeBytes: this.pool.freeBytes, reused: this.pool.reused, allocated: this.pool.allocated },
+      pool: { freeBytes: this.pool.freeBytes, freeBuffers: this.pool.freeBuffers, reused: this.pool.reused, allocated: this.pool.allocated },
     };
   }
 
@@ -404,6 +416,21 @@ export class Buftee {
     if (was === is) return;
     if (was !== 'ok') this.prefixLevels[was]--;
     if (is !== 'ok') this.prefixLevels[is]++;
+  }
+
+  /**
+   * The set equal to `set` that other jobs already share, or `set` itself (kept for the next job
+   * when fewer than MAX_SHARED_SETS are). Jobs are nearly always subscribed alike (Logpush, full):
+   * one Map per job was two of the ~10 objects each of 100,000 jobs kept, and every full GC marks
+   * them all (bench:scale's hot set).
+   */
+  private shared(set: ConsumerSet): ConsumerSet {
+    let key = '';
+    for (const [id, every] of set) key += `${id}\u0000${every}\u0000`;
+    const known = this.sets.get(key);
+    if (known !== undefined) return known;
+    if (this.sets.size < MAX_SHARED_SETS) this.sets.set(key, set);
+    return set;
   }
 
   private subscribed(job: string, consumer: string): JobBuffer | undefined {

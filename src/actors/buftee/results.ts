@@ -85,7 +85,7 @@ export interface BufteeStats {
   /** Batches and buffers visited since start: constant per operation, whatever the number of buffers. */
   work: number;
   /** Batch memory (runtime/buffer-pool.ts): free bytes kept for reuse, and buffers reused and made new since start. */
-  pool: { freeBytes: number; reused: number; allocated: number };
+  pool: { freeBytes: number; freeBuffers: number; reused: number; allocated: number };
 }
 
 export interface BufferInfo {

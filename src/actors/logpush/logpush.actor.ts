@@ -362,7 +362,7 @@ export const actor = defineActor<LogpushArgs, State>({
     pendingAcks: state.pendingAcks.length,
     putsBusy: state.slots.busy,
     putsQueued: state.slots.queued,
-    pool: { freeBytes: state.pool.freeBytes, reused: state.pool.reused, allocated: state.pool.allocated },
+    pool: { freeBytes: state.pool.freeBytes, freeBuffers: state.pool.freeBuffers, reused: state.pool.reused, allocated: state.pool.allocated },
     // Totals over every job; per job only for the first MAX_JOBS_IN_STATS (stats() answers in
     // bounded time and size with 100,000 jobs).
     totals: totalsOf(state.jobs.values(), state.retired),

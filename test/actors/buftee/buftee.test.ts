@@ -173,6 +173,28 @@ describe('Buftee: buffers, consumers, cursors', () => {
     expect(() => buftee.subscribe('job-1', 'c')).toThrow(/job "job-1" already has 2 consumers/);
   });
 
+  it('jobs subscribed alike share their consumers, and a change to one job leaves the others as they were', () => {
+    const buftee = new Buftee({ clock: () => 0 });
+    for (const job of ['job-1', 'job-2', 'job-3']) {
+      buftee.subscribe(job, 'a');
+      buftee.subscribe(job, 'b', 'sampled:2');
+    }
+    buftee.subscribe('job-2', 'b', 'full');
+    buftee.subscribe('job-3', 'c');
+    buftee.unsubscribe('job-1', 'a');
+    for (let i = 0; i < 4; i++) for (const job of ['job-1', 'job-2', 'job-3']) buftee.append(P, job, batch(i), 1);
+    const consumers = (job: string): string[] => buftee.describe(job)!.consumers.map((c) => `${c.id}:${c.resolution}`).sort();
+    expect(consumers('job-1')).toEqual(['b:sampled:2']);
+    expect(consumers('job-2')).toEqual(['a:full', 'b:full']);
+    expect(consumers('job-3')).toEqual(['a:full', 'b:sampled:2', 'c:full']);
+    expect(offsets(buftee, 'job-1', 'b')).toEqual([0, 2]);
+    expect(offsets(buftee, 'job-2', 'b')).toEqual([0, 1, 2, 3]);
+    expect(() => buftee.read('job-1', 'a', 1)).toThrow(/not subscribed|no consumer/);
+    expect(buftee.stats().subscribedJobs).toBe(3);
+    buftee.unsubscribe('job-1', 'b');
+    expect(buftee.stats().subscribedJobs).toBe(2);
+  });
+
   it('changing a resolution rewinds the consumer to its first unacked batch', () => {
     const buftee = new Buftee({ clock: () => 0 });
     buftee.subscribe('job-1', 'c', 'sampled:2');
