@@ -79,7 +79,7 @@ describe('BufferPool', () => {
     expect(pool.freeBuffers).toBe(5);
     pool.give(held[6]!);
     expect(pool.freeBuffers).toBe(5);
-    expect(new BufferPool().maxFreeBuffers).toBe(32_768);
+    expect(new BufferPool().maxFreeBuffers).toBe(131_072);
     expect(() => new BufferPool({ maxFreeBuffers: 1.5 })).toThrow(/maxFreeBuffers/);
   });
 });
