@@ -18,9 +18,11 @@
  * would be half a million of them (after bench:scale's warm-up of 100,000 jobs Buftee's pool kept
  * ~50,000). Not lower: at 32,768 the all-active scale run at 10,000 jobs (several batches held per
  * job until its object is acked) made buffers anew that the pool had let go, median 115 against
- * 95 CPU µs an event over five runs each (noisy). And `trim()`, called every few seconds by the owner, lets go of
- * what sat unused since the last call (the lowest the free bytes went meanwhile: the part no take
- * needed), so a burst's buffers do not stay after it. Free buffers are memory no byte budget
+ * 95 CPU µs an event over five runs each (noisy).
+ *
+ * And `trim()`, called every few seconds by the owner, lets go of what sat unused since the last
+ * call (the lowest the free bytes went meanwhile: the part no take needed), so a burst's buffers do
+ * not stay after it. Free buffers are memory no byte budget
  * counts (like an allocator's free list); `freeBytes` says how much.
  *
  * Why the bound is large: batches and objects come back in bursts, as objects are put once per

@@ -65,7 +65,7 @@ export class Buftee {
   private readonly prefixes = new Map<string, number>();
   /** job → consumer → stride; outlives buffers, so a recreated buffer gets its consumers back. */
   private readonly subscriptions = new Map<string, ConsumerSet>();
-  /** Consumer sets shared by every job subscribed alike (interned, bounded: `sharedSets`). */
+  /** Consumer sets shared by the jobs subscribed alike, by their contents (at most MAX_SHARED_SETS). */
   private readonly sets = new Map<string, ConsumerSet>();
   private configured = new Map<string, OverflowPolicy>();
   private readonly bucket: TokenBucket;
