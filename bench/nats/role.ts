@@ -3,7 +3,8 @@
  * (generator, Logfwdr, Logreceiver, Buftee's publisher), `push` (Buftee's consumer, Logpush), or
  * `all` (every stage; with `backend: embedded`, the in-process Buftee).
  *
- * argv[2]: a JSON file of { role, backend?, servers, prefix, jobs, events?, replicas?, ratePerSecond?, generator? }.
+ * argv[2]: a JSON file of { role, backend?, servers, prefix, jobs, events?, replicas?, ratePerSecond?, generator?, nats? }
+ * (`nats`: more of Buftee's NATS options, e.g. maxMsgsPerSubject).
  * stdout, one JSON line each: { ready } once started; { stats } every 250 ms; { final } after stop.
  * An edge process stops by itself once its generator sent everything and nothing is in flight;
  * any process stops on the line `stop` on stdin.
@@ -12,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPipeline } from '../../src/actors/pipeline.js';
 import type { JobConfig } from '../../src/actors/job.js';
-import type { Role } from '../../src/actors/buftee/nats/options.js';
+import type { NatsBufteeOptions, Role } from '../../src/actors/buftee/nats/options.js';
 import type { EdgeGeneratorOptions } from '../../src/actors/sources/edge-generator.js';
 
 interface Args {
@@ -25,6 +26,7 @@ interface Args {
   events?: number;
   replicas?: number;
   ratePerSecond?: number;
+  nats?: Omit<NatsBufteeOptions, 'servers' | 'prefix' | 'replicas'>;
 }
 
 const args = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Args;
@@ -33,7 +35,7 @@ const pipeline = createPipeline({
   config: { jobs: args.jobs },
   ...(args.backend === 'embedded'
     ? {}
-    : { backend: 'nats' as const, role: args.role, nats: { servers: args.servers, prefix: args.prefix, ...(args.replicas === undefined ? {} : { replicas: args.replicas }) } }),
+    : { backend: 'nats' as const, role: args.role, nats: { ...args.nats, servers: args.servers, prefix: args.prefix, ...(args.replicas === undefined ? {} : { replicas: args.replicas }) } }),
   ...(args.role === 'push' ? {} : { generator: { ...args.generator, limit: args.events ?? 100_000, ...(args.ratePerSecond === undefined ? {} : { ratePerSecond: args.ratePerSecond }) } }),
   supervisor: { onRootFailure: 'emit', log: { level: 'warn' } },
 });

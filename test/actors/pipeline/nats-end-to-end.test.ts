@@ -28,8 +28,14 @@ describe(`end to end on NATS JetStream: ${EVENTS.toLocaleString('en')} events, a
   it('delivers every configured job\'s events exactly once and both ledgers balance', async () => {
     const jobs = e2eJobs(dir);
     const prefix = `e2e${Date.now().toString(36)}`;
-    const push = startRole({ role: 'push', servers: [nats.url], prefix, jobs, generator: E2E_GENERATOR });
-    const edge = startRole({ role: 'edge', servers: [nats.url], prefix, jobs, events: EVENTS, generator: E2E_GENERATOR });
+    // A job's subject is its buffer (4,096 batches by default, discard new): the heaviest job here
+    // has ~4,800 batches, so a push process that starts slowly on a loaded machine would let the
+    // edge overflow it (buffer_full, shed: counted, and tested in subject-full.test.ts). This test
+    // is about exact delivery: the push process starts first and the subjects hold every batch.
+    const deep = { maxMsgsPerSubject: 16_384 };
+    const push = startRole({ role: 'push', servers: [nats.url], prefix, jobs, generator: E2E_GENERATOR, nats: deep });
+    await push.ready;
+    const edge = startRole({ role: 'edge', servers: [nats.url], prefix, jobs, events: EVENTS, generator: E2E_GENERATOR, nats: deep });
     try {
       const edgeFinal = await edge.final;
       expect(edgeFinal.clean).toBe(true);
@@ -37,7 +43,10 @@ describe(`end to end on NATS JetStream: ${EVENTS.toLocaleString('en')} events, a
       const stored = jobs.reduce((sum, j) => sum + edgeFinal.ledger[j.id]!.delivered, 0);
       expect(stored).toBeGreaterThan(0);
       // Nothing but the fail-open surplus... which a configured-mode edge has none of: no loss at the edge.
-      for (const j of jobs) expect(edgeFinal.ledger[j.id]!.delivered).toBe(edgeFinal.ledger[j.id]!.ingested);
+      for (const j of jobs) {
+        const e = edgeFinal.ledger[j.id]!;
+        expect(e.delivered, `${j.id}: dropped ${JSON.stringify(e.dropped)}; buftee ${JSON.stringify(edgeFinal.buftee)}`).toBe(e.ingested);
+      }
       await until(
         () => {
           const t = push.latest()?.totals;
