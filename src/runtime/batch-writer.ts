@@ -38,6 +38,7 @@ import {
 } from './batch-layout.js';
 import { encodeError, optionsError, stateError, structuresMismatchError, tooLargeError } from './codec-errors.js';
 import type { BatchReader } from './batch-reader.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { Codec } from './codec.js';
 
 /** 1 MiB: the default hard limit of one batch. */
@@ -52,7 +53,17 @@ export interface BatchWriterOptions {
   maxBytes?: number;
   /** Bytes allocated up front; the buffer doubles from there up to what maxBytes needs. */
   initialBytes?: number;
+  /**
+   * Where the batch buffer comes from: taken from the pool at its size class, given back when it
+   * grows and on `release()`. Without one the writer allocates its own and keeps what it grew to.
+   * With one, a writer reused for a small batch after a large one holds a small buffer, and growth
+   * reuses buffers instead of making ArrayBuffers (external memory, which V8 answers with full
+   * GCs): Logreceiver's demux, a writer per open job.
+   */
+  pool?: BufferPool;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const IDLE = 0;
 const OPEN = 1;
@@ -85,6 +96,8 @@ export class BatchWriter {
   /** End of the last payload, relative to PAYLOADS_OFFSET. */
   private payloadsEnd = 0;
   private finishedLength = 0;
+  private readonly pool: BufferPool | null;
+  private readonly initialBytes: number;
 
   constructor(codec: Codec, options: BatchWriterOptions = {}) {
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_BATCH_BYTES;
@@ -100,7 +113,10 @@ export class BatchWriter {
     // A Buffer, not a plain Uint8Array: msgpackr writes long strings with Buffer's utf8Write.
     // No encode headroom up front: tryAddEvent makes room for it when it encodes (a forwarding
     // writer, as Logreceiver's, never needs it).
-    this.buf = zeroed(align8(Math.max(initial, HEADER_LENGTH)));
+    this.pool = options.pool ?? null;
+    this.initialBytes = align8(Math.max(initial, HEADER_LENGTH));
+    // With a pool, the buffer is taken at begin (of the size it asks for).
+    this.buf = this.pool === null ? zeroed(this.initialBytes) : EMPTY;
     this.bytes = plainView(this.buf);
     this.view = dataViewOf(this.buf);
     this.table = zeroed(1024);
@@ -108,8 +124,11 @@ export class BatchWriter {
     this.strings = zeroed(256);
   }
 
-  /** Starts a new batch of `dataset`, dropping any unfinished one. The last finish() view ends here. */
-  begin(dataset: string): this {
+  /**
+   * Starts a new batch of `dataset`, dropping any unfinished one. The last finish() view ends here.
+   * A writer that released its buffer takes one of `initialBytes` (default: the constructor's).
+   */
+  begin(dataset: string, initialBytes = this.initialBytes): this {
     const length = utf8Length(dataset);
     if (length < 0) throw encodeError(`dataset ${JSON.stringify(dataset)} holds a lone surrogate and has no UTF-8 form`);
     const empty = batchByteLength(0, 0, 0, length);
@@ -126,8 +145,20 @@ export class BatchWriter {
     this.datasetLength = length;
     this.stringsLength = 0;
     this.appendString(dataset, length);
+    if (this.buf.length === 0) this.setBuffer(this.newBuffer(align8(Math.min(Math.max(initialBytes, HEADER_LENGTH), this.maxBytes))));
     this.state = OPEN;
     return this;
+  }
+
+  /**
+   * Gives the batch buffer back to the pool (a writer made with one; otherwise nothing happens):
+   * the last finish() view ends here, and the next begin takes a buffer again.
+   */
+  release(): void {
+    if (this.pool === null || this.buf.length === 0) return;
+    this.pool.give(this.buf);
+    this.setBuffer(EMPTY);
+    this.state = IDLE;
   }
 
   get dataset(): string {
@@ -139,12 +170,12 @@ export class BatchWriter {
     return this.eventCount;
   }
 
-  /** The size the batch has once finished (exactly; it is what a ring slot must hold). */
   /** Bytes this writer holds for its batch (its buffers' sizes), whatever is in them. */
   get capacityBytes(): number {
     return this.buf.length + this.table.length + this.strings.length;
   }
 
+  /** The size the batch has once finished (exactly; it is what a ring slot must hold). */
   get byteLength(): number {
     if (this.state === FINISHED) return this.finishedLength;
     if (this.state === IDLE) return 0;
@@ -245,7 +276,10 @@ export class BatchWriter {
     const count = this.eventCount;
     const keyCount = this.keyEnds.length;
     const { table, keyEnds, strings, byteLength } = batchSections(this.payloadsEnd, count, keyCount, this.stringsLength);
-    this.ensureCapacity(byteLength);
+    // The last growth of a batch: to its size and an eighth, not double. A batch made ready at
+    // 64 KiB needs its table after the payloads; doubling there left Logreceiver's writers at
+    // 128 KiB, twice what a pool bounded by bytes could keep for its open jobs.
+    this.ensureCapacity(byteLength, true);
     const buf = this.buf;
     const view = this.view;
     // Zero every pad, so a batch never carries bytes of an earlier one.
@@ -363,15 +397,32 @@ export class BatchWriter {
     this.stringsLength = end;
   }
 
-  /** Grows the batch buffer to hold `bytes`; callers never ask past maxBytes + the encoding headroom. */
-  private ensureCapacity(bytes: number): void {
+  /** A buffer of `size` bytes: from the pool (its contents stale until written), or zeroed. */
+  private newBuffer(size: number): Buffer {
+    if (this.pool === null) return zeroed(size);
+    const ab = this.pool.take(size);
+    return Buffer.from(ab, 0, ab.byteLength);
+  }
+
+  private setBuffer(buf: Buffer): void {
+    this.buf = buf;
+    this.bytes = plainView(buf);
+    this.view = dataViewOf(buf);
+  }
+
+  /**
+   * Grows the batch buffer to hold `bytes` (by doubling, or with `fit` to `bytes` and an eighth);
+   * callers never ask past maxBytes + the encoding headroom.
+   */
+  private ensureCapacity(bytes: number, fit = false): void {
     if (bytes <= this.buf.length) return;
     const limit = align8(this.maxBytes) + this.codec.encodeHeadroom;
-    const size = Math.min(Math.max(bytes, this.buf.length * 2), limit);
+    const size = Math.min(fit ? align8(bytes + (bytes >>> 3)) : Math.max(bytes, this.buf.length * 2), limit);
     if (size < bytes) throw tooLargeError(`batch buffer asked for ${bytes} bytes, past its limit of ${limit} (maxBytes ${this.maxBytes})`);
-    this.buf = grow(this.buf, size, PAYLOADS_OFFSET + this.payloadsEnd);
-    this.bytes = plainView(this.buf);
-    this.view = dataViewOf(this.buf);
+    const next = this.newBuffer(size);
+    next.set(this.buf.subarray(0, PAYLOADS_OFFSET + this.payloadsEnd));
+    this.pool?.give(this.buf);
+    this.setBuffer(next);
   }
 }
 

@@ -321,9 +321,10 @@ export const actor = defineActor<LogpushArgs, State>({
         sweptAt = now;
         // Deliveries of jobs without traffic for a minute: nothing open, nothing pending; closed
         // so that the jobs that ever had a batch do not each keep a delivery for good.
-        for (const [slot, delivery] of state.jobs) {
+        // forEach: no [slot, delivery] pair allocated per delivery (100,000 of them after a burst).
+        state.jobs.forEach((delivery, slot) => {
           if (delivery.pendingBatches === 0 && delivery.compiled.deadline === undefined && now - delivery.lastAddAt >= idleMs) retire(state, slot, delivery);
-        }
+        });
       }
       if (now - trimmedAt >= POOL_TRIM_MS) {
         trimmedAt = now;

@@ -4,10 +4,13 @@
  * copied by range into its jobs' batches.
  *
  * Memory is bounded whatever the number of jobs: a job has an open batch only while it has
- * pending events, writers are recycled through a bounded pool (4096 writers, 32 MiB), and when the pending bytes pass
- * `maxPendingBytes` or the open batches pass `maxOpenJobs`, everything open is made ready.
+ * pending events; writers are recycled (at most 4096 kept), their batch buffers through a
+ * BufferPool of size classes (free bytes at most `maxPoolBytes`), so a small batch holds a small
+ * buffer whatever batch its writer made before; and when the pending bytes pass `maxPendingBytes`
+ * or the open batches pass `maxOpenJobs`, everything open is made ready.
  */
 
+import { BufferPool } from '../../runtime/buffer-pool.js';
 import { BatchWriter, type BatchReader, type Codec } from '../../runtime/codec.js';
 
 /** Which jobs (by ledger slot) take the events of `zone` in `dataset`. Called once per distinct zone of a batch. */
@@ -24,7 +27,13 @@ export interface DemuxOptions {
   maxOpenJobs?: number;
   /** Writers kept for reuse. Default 4096. */
   poolSize?: number;
-  /** Bytes of writers kept for reuse. Default 32 MiB: a writer per open job, so a flush of every open batch does not allocate them all again. */
+  /**
+   * Free bytes of batch buffers kept for reuse. Default 64 MiB: a buffer per open job, so a flush
+   * of every open batch does not make them all again. At 32 MiB, for writers that each kept what
+   * they grew to, bench:scale's hot set (1,000 busy jobs, ~64 KiB batches) let half of them go
+   * after every flush and made ~1 GB of ArrayBuffers in 20 s, each growth a new one: Logreceiver
+   * did a full GC every ~0.5 s.
+   */
   maxPoolBytes?: number;
 }
 
@@ -69,11 +78,11 @@ export class Demultiplexer {
   private readonly open = new Map<number, Open>();
   /** Index of each dataset seen (bounded: past MAX_DATASETS, everything open is flushed and it starts over). */
   private readonly datasetIndex = new Map<string, number>();
+  /** Writers kept for reuse, without their batch buffers (those are in `buffers`). */
   private readonly pool: BatchWriter[] = [];
+  private readonly buffers: BufferPool;
   private readonly ready: (ReadyBatch & { writer: BatchWriter })[] = [];
   private pendingBytes = 0;
-  /** Bytes of the writers in the pool (BatchWriter.capacityBytes). */
-  private poolBytes = 0;
   /** Bytes of batches made ready and not yet taken back with recycleAll. */
   private readyByteCount = 0;
   /** Per-batch cache: the jobs of each distinct key of the batch being demultiplexed. */
@@ -87,10 +96,12 @@ export class Demultiplexer {
     options: DemuxOptions = {},
     private readonly tally: PlacementTally | null = null,
   ) {
-    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 4096, maxPoolBytes: 32 << 20, ...options };
+    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 4096, maxPoolBytes: 64 << 20, ...options };
     for (const [key, value] of Object.entries(this.options)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`demux option ${key} must be a positive integer, got ${value}`);
     }
+    // Buffers past the writers' maxBytes are made for one batch and not kept.
+    this.buffers = new BufferPool({ maxFreeBytes: this.options.maxPoolBytes, maxFreeBuffers: this.options.poolSize, maxPooledBytes: this.writerMaxBytes() });
   }
 
   /** Adds every event of `reader`'s batch to its jobs' open batches; returns events placed (an event with 2 jobs counts 2). */
@@ -147,14 +158,25 @@ export class Demultiplexer {
     if (open.writer.byteLength >= this.options.targetBatchBytes || open.writer.count >= this.options.targetBatchEvents) this.makeReady(key, open);
   }
 
-  /** Makes ready every open batch older than `maxDelayMs` (call on a timer or when idle). */
+  /**
+   * Makes ready every open batch older than `maxDelayMs` (call on a timer or when idle). The open
+   * batches are in the Map in the order they opened (a batch made ready leaves it), so the oldest
+   * come first and the walk stops at the first young one: O(batches made ready), not O(open jobs)
+   * per call, and no [key, value] pair allocated per entry.
+   */
   flushOlderThan(now: number, maxDelayMs: number): void {
-    for (const [key, open] of this.open) if (now - open.since >= maxDelayMs) this.makeReady(key, open);
+    for (const key of this.open.keys()) {
+      const open = this.open.get(key)!;
+      if (now - open.since < maxDelayMs) return;
+      this.makeReady(key, open);
+    }
   }
 
   flushAll(): void {
-    for (const [key, open] of this.open) this.makeReady(key, open);
+    this.open.forEach(this.makeReadyEach);
   }
+
+  private readonly makeReadyEach = (open: Open, key: number): void => this.makeReady(key, open);
 
   /** Takes the ready batches; hand each back with `recycle` once sent. */
   takeReady(): readonly ReadyBatch[] {
@@ -200,26 +222,34 @@ export class Demultiplexer {
   }
 
   private openBatch(key: number, slot: number, dataset: string, now: number): Open {
-    const open = { slot, dataset, writer: this.writer().begin(dataset), since: now };
+    const open = { slot, dataset, writer: this.writer().begin(dataset, this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES), since: now };
     this.open.set(key, open);
     this.pendingBytes += open.writer.byteLength;
     return open;
   }
 
-  /** Keeps a writer for reuse while the pool is under both its bounds. */
+  /** Gives the writer's buffer back and keeps the writer for reuse, up to poolSize of them. */
   private recycle(writer: BatchWriter): void {
-    const bytes = writer.capacityBytes;
-    if (this.pool.length >= this.options.poolSize || this.poolBytes + bytes > this.options.maxPoolBytes) return;
-    this.pool.push(writer);
-    this.poolBytes += bytes;
+    writer.release();
+    if (this.pool.length < this.options.poolSize) this.pool.push(writer);
   }
 
   private writer(): BatchWriter {
-    const pooled = this.pool.pop();
-    if (pooled !== undefined) {
-      this.poolBytes -= pooled.capacityBytes;
-      return pooled;
-    }
-    return new BatchWriter(this.codec, { maxBytes: Math.max(this.options.targetBatchBytes * 2, 1 << 20), initialBytes: this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES });
+    // No buffer until begin (it takes one of the size openBatch asks for).
+    return this.pool.pop() ?? new BatchWriter(this.codec, { maxBytes: this.writerMaxBytes(), initialBytes: 0, pool: this.buffers });
+  }
+
+  private writerMaxBytes(): number {
+    return Math.max(this.options.targetBatchBytes * 2, 1 << 20);
+  }
+
+  /** Lets go of free buffers no batch needed since the last call (BufferPool.trim); call every few seconds. */
+  trim(): number {
+    return this.buffers.trim();
+  }
+
+  /** Free batch buffers kept (bytes, count), writers kept, and buffers made new or reused since start. */
+  get poolStats(): { freeBytes: number; freeBuffers: number; writers: number; allocated: number; reused: number } {
+    return { freeBytes: this.buffers.freeBytes, freeBuffers: this.buffers.freeBuffers, writers: this.pool.length, allocated: this.buffers.allocated, reused: this.buffers.reused };
   }
 }

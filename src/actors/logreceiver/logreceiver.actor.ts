@@ -13,6 +13,7 @@
  */
 
 import { defineActor } from '../../runtime/actor.js';
+import { POOL_TRIM_MS } from '../../runtime/buffer-pool.js';
 import type { ActorRef } from '../../runtime/actor-ref.js';
 import { BatchReader, Codec, type CodecStructures } from '../../runtime/codec.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
@@ -106,11 +107,15 @@ function flush(state: State, ref: ActorRef, all: boolean, maxDelayMs: number): P
   // One sender at a time: handle() and the timer both send, and must not interleave batches.
   state.sending = state.sending.then(async () => {
     const now = performance.now();
-    for (const [demux, type] of [[state.jobs, TYPE_JOB_BATCH], [state.zones, TYPE_ZONE_BATCH]] as const) {
-      if (all) demux.flushAll();
-      else demux.flushOlderThan(now, maxDelayMs);
-      await sendReady(ref, demux, type, state.header, state);
+    if (all) {
+      state.jobs.flushAll();
+      state.zones.flushAll();
+    } else {
+      state.jobs.flushOlderThan(now, maxDelayMs);
+      state.zones.flushOlderThan(now, maxDelayMs);
     }
+    if (state.jobs.hasReady) await sendReady(ref, state.jobs, TYPE_JOB_BATCH, state.header, state);
+    if (state.zones.hasReady) await sendReady(ref, state.zones, TYPE_ZONE_BATCH, state.header, state);
   });
   return state.sending;
 }
@@ -183,9 +188,16 @@ export const actor = defineActor<LogreceiverArgs, State>({
   async run(ctx, state) {
     const maxDelayMs = ctx.args.maxDelayMs ?? 500;
     const ref = ctx.ref(ctx.args.target);
+    let trimmedAt = performance.now();
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, Math.max(5, maxDelayMs / 4)));
       await flush(state, ref, false, maxDelayMs);
+      if (performance.now() - trimmedAt >= POOL_TRIM_MS) {
+        trimmedAt = performance.now();
+        // A burst's free batch buffers do not stay after it.
+        state.jobs.trim();
+        state.zones.trim();
+      }
     }
   },
 
@@ -199,5 +211,5 @@ export const actor = defineActor<LogreceiverArgs, State>({
     state.routes = routesOf(config, state.ledger);
   },
 
-  stats: (_ctx, state) => ({ ...state.counts, openJobs: state.jobs.openJobs, pendingBytes: state.jobs.pending + state.zones.pending }),
+  stats: (_ctx, state) => ({ ...state.counts, openJobs: state.jobs.openJobs, pendingBytes: state.jobs.pending + state.zones.pending, pool: state.jobs.poolStats }),
 });

@@ -104,3 +104,42 @@ describe('a burst over many new jobs', () => {
     demux.recycleAll();
   });
 });
+
+describe('writers and their buffers over a steady flow', () => {
+  it('after the first round over 1,000 busy jobs, makes no new batch buffers; the free ones stay within the bound', () => {
+    const maxPoolBytes = 32 << 20;
+    const demux = new Demultiplexer(codec, (_d, key) => [Number(key)], { maxPoolBytes, targetBatchBytes: 16 * 1024 });
+    const reader = new BatchReader(codec);
+    // Job j gets (j % 7) + 1 events a round: batches of different sizes, so a writer that made a
+    // large batch is reused for a small one.
+    const round = batchOf('http_requests', Array.from({ length: 1000 }, (_, j) => Array.from({ length: (j % 7) + 1 }, (_, k) => ({ zone: j, n: k }))).flat());
+    let afterFirst = 0;
+    for (let r = 0; r < 6; r++) {
+      demux.add(reader.reset(round), r);
+      demux.flushAll();
+      expect(demux.takeReady().length).toBe(1000);
+      demux.recycleAll();
+      // Every sent batch's buffer is back in the pool, within its bound.
+      expect(demux.poolStats.freeBuffers).toBe(1000);
+      expect(demux.poolStats.freeBytes).toBeLessThanOrEqual(maxPoolBytes);
+      if (r === 0) afterFirst = demux.poolStats.allocated;
+    }
+    expect(demux.poolStats.allocated).toBe(afterFirst);
+    expect(demux.poolStats.reused).toBeGreaterThanOrEqual(5 * 1000);
+    expect(demux.poolStats.writers).toBe(1000);
+  });
+
+  it('flushOlderThan makes ready the batches opened before the cut, oldest first, and stops at the first young one', () => {
+    const demux = new Demultiplexer(codec, (_d, key) => [Number(key)], { targetBatchEvents: 10_000, targetBatchBytes: 1 << 20 });
+    const reader = new BatchReader(codec);
+    for (let j = 0; j < 10; j++) demux.add(reader.reset(batchOf('http_requests', [{ zone: j, n: j }])), j * 10);
+    // A later event for job 0 does not make its batch younger: it opened at 0.
+    demux.add(reader.reset(batchOf('http_requests', [{ zone: 0, n: 99 }])), 95);
+    demux.flushOlderThan(125, 100);
+    expect(demux.takeReady().map((r) => [r.slot, r.events])).toEqual([[0, 2], [1, 1], [2, 1]]);
+    demux.recycleAll();
+    expect(demux.openJobs).toBe(7);
+    demux.flushOlderThan(1000, 100);
+    expect(demux.takeReady().map((r) => r.slot)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+  });
+});
