@@ -57,7 +57,7 @@ export interface LogpushArgs {
    */
   maxHeldBytesPerJob?: number;
   retryDelayMs?: number;
-  /** A job's delivery with nothing open or pending for this long is closed; its next batch opens it again. Default 60 s. */
+  /** A job's delivery with nothing open or pending for this long is closed; its next batch opens it again. Default 10 s. */
   idleDeliveryMs?: number;
   /** Objects put at once over all jobs (file descriptors, connections). Default 64. */
   maxConcurrentPuts?: number;
@@ -110,8 +110,14 @@ function retire(state: State, slot: number, delivery: JobDelivery): void {
   for (const [key, value] of Object.entries(delivery.counts)) state.retired[key] = (state.retired[key] ?? 0) + value;
 }
 
-/** A delivery with nothing open and nothing pending for this long is closed (it reopens on its next batch). */
-export const DEFAULT_IDLE_DELIVERY_MS = 60_000;
+/**
+ * A delivery with nothing open and nothing pending for this long is closed (it reopens on its next
+ * batch, ~30 µs: its compiled job and destination). 10 s: a delivery is ~2 kB of heap in ~40
+ * objects, and after a burst over 100,000 jobs (bench:scale's warm-up) a minute of them was ~200 MB
+ * that every full GC of Logpush marked while the busy jobs ran. A job with traffic every few
+ * seconds keeps its delivery; one with a batch a minute pays one reopen a minute.
+ */
+export const DEFAULT_IDLE_DELIVERY_MS = 10_000;
 export const DEFAULT_MAX_CONCURRENT_PUTS = 64;
 /** The interval timer's period: objects are sealed at most this late after they are due. */
 const TICK_MS = 50;
@@ -319,7 +325,7 @@ export const actor = defineActor<LogpushArgs, State>({
       const now = performance.now();
       if (now - sweptAt >= idleMs / 4) {
         sweptAt = now;
-        // Deliveries of jobs without traffic for a minute: nothing open, nothing pending; closed
+        // Deliveries of jobs without traffic for idleMs: nothing open, nothing pending; closed
         // so that the jobs that ever had a batch do not each keep a delivery for good.
         // forEach: no [slot, delivery] pair allocated per delivery (100,000 of them after a burst).
         state.jobs.forEach((delivery, slot) => {
