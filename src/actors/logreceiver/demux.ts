@@ -50,6 +50,8 @@ export interface ReadyBatch {
 }
 
 interface Open {
+  /** Its key in `open` (slot × MAX_DATASETS + the dataset's index). */
+  key: number;
   slot: number;
   dataset: string;
   writer: BatchWriter;
@@ -149,34 +151,31 @@ export class Demultiplexer {
     let open = this.open.get(key) ?? this.openBatch(key, slot, dataset, now);
     let before = open.writer.byteLength;
     if (!open.writer.tryAddFrom(reader, i)) {
-      this.makeReady(key, open);
+      this.makeReady(open);
       open = this.openBatch(key, slot, dataset, now);
       before = open.writer.byteLength;
       open.writer.addFrom(reader, i);
     }
     this.pendingBytes += open.writer.byteLength - before;
-    if (open.writer.byteLength >= this.options.targetBatchBytes || open.writer.count >= this.options.targetBatchEvents) this.makeReady(key, open);
+    if (open.writer.byteLength >= this.options.targetBatchBytes || open.writer.count >= this.options.targetBatchEvents) this.makeReady(open);
   }
 
   /**
    * Makes ready every open batch older than `maxDelayMs` (call on a timer or when idle). The open
    * batches are in the Map in the order they opened (a batch made ready leaves it), so the oldest
    * come first and the walk stops at the first young one: O(batches made ready), not O(open jobs)
-   * per call, and no [key, value] pair allocated per entry.
+   * per call (values(), not entries(): no [key, value] pair allocated per entry).
    */
   flushOlderThan(now: number, maxDelayMs: number): void {
-    for (const key of this.open.keys()) {
-      const open = this.open.get(key)!;
+    for (const open of this.open.values()) {
       if (now - open.since < maxDelayMs) return;
-      this.makeReady(key, open);
+      this.makeReady(open);
     }
   }
 
   flushAll(): void {
-    this.open.forEach(this.makeReadyEach);
+    for (const open of this.open.values()) this.makeReady(open);
   }
-
-  private readonly makeReadyEach = (open: Open, key: number): void => this.makeReady(key, open);
 
   /** Takes the ready batches; hand each back with `recycle` once sent. */
   takeReady(): readonly ReadyBatch[] {
@@ -208,8 +207,8 @@ export class Demultiplexer {
     return this.ready.length > 0;
   }
 
-  private makeReady(key: number, open: Open): void {
-    this.open.delete(key);
+  private makeReady(open: Open): void {
+    this.open.delete(open.key);
     const events = open.writer.count;
     this.pendingBytes -= open.writer.byteLength;
     if (events === 0) {
@@ -222,7 +221,7 @@ export class Demultiplexer {
   }
 
   private openBatch(key: number, slot: number, dataset: string, now: number): Open {
-    const open = { slot, dataset, writer: this.writer().begin(dataset, this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES), since: now };
+    const open = { key, slot, dataset, writer: this.writer().begin(dataset, this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES), since: now };
     this.open.set(key, open);
     this.pendingBytes += open.writer.byteLength;
     return open;
