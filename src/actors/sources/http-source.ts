@@ -227,11 +227,13 @@ export class HttpSource {
       if (settled) return;
       this.tally.bytes += chunk.length;
       if (collector.push(chunk)) return;
-      // Past the limit: answer now; the rest of the body is read and let go (the connection then
-      // closes), so the client gets the 413 instead of a reset in the middle of its upload.
+      // Past the limit: answer now, and keep the connection while the rest of the body is read
+      // and let go (not buffered; bounded by requestTimeoutMs), so the client reads the 413
+      // instead of a reset in the middle of its upload: answering with `connection: close` shut
+      // the socket while the client still wrote, and it saw EPIPE before the answer now and then.
       const result = tooLargeResult(contentType, this.maxBodyBytes);
       this.count(result);
-      this.answerRefused(req, res, result);
+      this.answerRefused(req, res, result, true);
       settle();
     });
     req.on('end', () => {
@@ -298,22 +300,23 @@ export class HttpSource {
   }
 
   /** Answers a body with nothing to ingest (400, 413, 415, or 200 with no event); count() it first. */
-  private answerRefused(req: IncomingMessage, res: ServerResponse, result: HttpBodyResult): void {
+  private answerRefused(req: IncomingMessage, res: ServerResponse, result: HttpBodyResult, drain = false): void {
     const reasons: Record<string, number> = {};
     for (const [reason, n] of Object.entries(result.dropped)) countInto(reasons, reason, n);
     const refused = Object.values(reasons).reduce((a, b) => a + b, 0);
     const answer = { accepted: 0, refused, reasons, messages: result.messages };
-    this.reply(req, res, result.status, result.status === 200 ? answer : { error: result.messages[0] ?? `refused with ${result.status}`, ...answer });
+    this.reply(req, res, result.status, result.status === 200 ? answer : { error: result.messages[0] ?? `refused with ${result.status}`, ...answer }, {}, drain);
   }
 
-  private reply(req: IncomingMessage, res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  /** `drain`: the request's body is being read to its end (and let go): the connection may stay. */
+  private reply(req: IncomingMessage, res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}, drain = false): void {
     if (res.headersSent || res.destroyed) return;
     countInto(this.responses, String(status), 1);
     const text = `${JSON.stringify(body)}\n`;
     const head: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers };
     // A body not read to its end (refused before or while reading it) is let go and the
     // connection closed after the answer, rather than read as the next request.
-    if (!req.complete || this.closing !== null) head.connection = 'close';
+    if ((!req.complete && !drain) || this.closing !== null) head.connection = 'close';
     res.writeHead(status, head).end(text);
   }
 }
