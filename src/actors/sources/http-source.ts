@@ -314,8 +314,9 @@ export class HttpSource {
     countInto(this.responses, String(status), 1);
     const text = `${JSON.stringify(body)}\n`;
     const head: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers };
-    // A body not read to its end (refused before or while reading it) is let go and the
-    // connection closed after the answer, rather than read as the next request.
+    // A body not read to its end (refused before reading it) is let go and the connection
+    // closed after the answer, rather than read as the next request; one refused while reading
+    // (`drain`) is read to its end and let go, so the connection may stay.
     if ((!req.complete && !drain) || this.closing !== null) head.connection = 'close';
     res.writeHead(status, head).end(text);
   }
