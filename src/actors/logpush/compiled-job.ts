@@ -105,7 +105,11 @@ export class CompiledJob {
       return 'oversized';
     }
     const buffer = batcher.beginLine(lineBytes, ledgerId, now);
-    transcoder!.write(buffer, batcher.lineOffset);
+    if (transcoder!.write(buffer, batcher.lineOffset) < 0) {
+      // A string to escape: the decode path writes this one.
+      batcher.abandonLine();
+      return this.offerDecoded(reader, i, ledgerId, now, true);
+    }
     batcher.endLine(lineBytes, reader.timestamp(i), ledgerId);
     return 'added';
   }

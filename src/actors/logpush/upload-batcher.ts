@@ -225,6 +225,18 @@ export class UploadBatcher {
     if (this.records >= maxRecords || this.used >= maxBytes) this.seal();
   }
 
+  /**
+   * Drops the line `beginLine` made room for, unwritten: an object that line opened is closed
+   * again (no empty object is ever sealed), its buffer back in the pool.
+   */
+  abandonLine(): void {
+    if (this.buffer === null || this.records > 0) return;
+    // Never handed out: nobody else holds it.
+    this.pool?.give(this.buffer);
+    this.buffer = null;
+    this.used = 0;
+  }
+
   /** Brings the open object's due time forward to its oldest event's time plus the interval (see eventClockOffsetMs). */
   private dueByEventTime(timestampNs: number): void {
     const interval = this.limits.maxIntervalMs;

@@ -51,8 +51,11 @@ const fieldsArb = fc.shuffledSubarray([...KEYS, 'Absent', 'constructor'], { minL
 function transcode(t: NdjsonTranscoder, bytes: Uint8Array, start = 0, end = bytes.length): string | null {
   const length = t.measure(bytes, start, end);
   if (length < 0) return null;
-  const out = new Uint8Array(length + 8);
+  const out = new Uint8Array(length + 8).fill(0xee);
   const written = t.write(out, 3);
+  // Never past the measured line, written or refused.
+  expect(out.subarray(0, 3).every((x) => x === 0xee) && out.subarray(3 + length).every((x) => x === 0xee)).toBe(true);
+  if (written < 0) return null;
   expect(written - 3).toBe(length);
   return Buffer.from(out.subarray(3, written)).toString('utf8');
 }
@@ -171,6 +174,34 @@ describe('CompiledJob with a transcoder', () => {
       expect(fast.bodies).toEqual(slow.bodies);
       if (job.max_upload_bytes === 150) expect(fast.outcomes).toContain('oversized');
       else expect(fast.bodies.join('').length).toBeGreaterThan(0);
+    }
+  });
+
+  it('makes the same objects as decoding when strings need escaping (write refuses them; no empty object is left open)', () => {
+    const generator = new EdgeGenerator({ seed: 5, zones: 200 });
+    const writer = new BatchWriter(generator.codec);
+    writer.begin('http_requests');
+    generator.fillBatch(writer, 'http_requests', 600, 1_731_600_000_000_000_000, 1_000_000);
+    const plain = new BatchReader(generator.codec);
+    plain.reset(writer.finish().slice());
+    // The same events with a quote, a backslash, a control character or a lone surrogate in a
+    // string past its first four bytes (measure passes them; write finds them) in 1 of 3.
+    const odd = ['Mozilla "quoted"', 'C:\\path\\x', 'tab\tafter a while', 'lone \ud800 surrogate'];
+    writer.begin('http_requests');
+    for (let i = 0; i < plain.count; i++) {
+      const event = plain.decode(i) as Record<string, unknown>;
+      if (i % 3 === 1) event.ClientRequestURI = odd[i % odd.length];
+      writer.addEvent(plain.key(i), plain.timestamp(i), event);
+    }
+    const reader = new BatchReader(generator.codec);
+    reader.reset(writer.finish());
+    for (const job of [{}, { max_upload_records: 1 }, { max_upload_records: 7 }, { max_upload_bytes: 5_000 }]) {
+      const fast = objects(generator.codec.spec, reader, job);
+      const slow = objects(undefined, reader, job);
+      expect(fast.outcomes).toEqual(slow.outcomes);
+      expect(fast.bodies).toEqual(slow.bodies);
+      expect(fast.bodies.every((body) => body.length > 0)).toBe(true);
+      expect(fast.bodies.join('')).toContain('Mozilla \\"quoted\\"');
     }
   });
 });

@@ -9,6 +9,7 @@ import {
   resolveUploadLimits,
   type UploadLimits,
 } from '../../../src/actors/logpush/upload-batcher.js';
+import { BufferPool } from '../../../src/runtime/buffer-pool.js';
 import { compressObject, uncompressedBody, type UploadObject } from '../../../src/actors/logpush/upload-object.js';
 
 const text = (object: UploadObject): string => Buffer.from(object.body).toString('utf8');
@@ -118,6 +119,22 @@ describe('UploadBatcher', () => {
     expect(b.add('1234567', 1, 3, 0)).toBe('added'); // exactly the limit with its newline
     expect(objects.map(text)).toEqual(['abc\n', '1234567\n']);
     expect(objects.every((o) => o.bytes <= 8)).toBe(true);
+  });
+
+  it('abandonLine closes an object its line opened, and leaves an object with lines as it was', () => {
+    const pool = new BufferPool();
+    const objects: UploadObject[] = [];
+    const b = new UploadBatcher({ jobId: 'j', limits: { maxBytes: 1024, maxRecords: 100, maxIntervalMs: 1000 }, contentType: 'application/x-ndjson', header: null, pool, onObject: (o) => objects.push(o) });
+    b.beginLine(3, 0, 0);
+    b.abandonLine();
+    expect(b.deadline).toBeUndefined();
+    expect(pool.freeBuffers).toBe(1);
+    expect(b.flush()).toBe(false);
+    b.add('abc', 1, 1, 0);
+    b.beginLine(5, 2, 0);
+    b.abandonLine();
+    expect(b.flush()).toBe(true);
+    expect(objects.map(text)).toEqual(['abc\n']);
   });
 
   it('starts every object with the CSV header and counts it in the bytes', () => {
