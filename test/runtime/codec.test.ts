@@ -172,6 +172,31 @@ describe('batch codec', () => {
     expect(codeOf(() => reader.decode(2))).toBe('ERR_CODEC_MALFORMED');
   });
 
+  it('reads back every key exactly, batch after batch, whatever the remembered keys hold (property)', () => {
+    const local = new Codec(STRUCTURES);
+    const writer = new BatchWriter(local);
+    const reader = new BatchReader(local);
+    // Many short ASCII keys (more than the reader remembers, so slots are taken over), keys that
+    // differ in one byte or only in length, and long or non-ASCII keys that are never remembered.
+    const keyArb = fc.oneof(
+      fc.integer({ min: 0, max: 50_000 }).map(String),
+      fc.string({ unit: fc.constantFrom('a', 'b', '\u0000', '\u007f'), maxLength: 6 }),
+      fc.string({ minLength: 30, maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(keyArb, { minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 6 }), (batches) => {
+        for (const keys of batches) {
+          writer.begin('http_requests');
+          for (const key of keys) writer.add(key, 1, Uint8Array.of(0xc0));
+          reader.reset(writer.finish());
+          expect(Array.from({ length: keys.length }, (_, i) => reader.key(i))).toEqual(keys);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('forwards a subset of events by payload range: identical payload bytes, nothing re-encoded (property)', () => {
     const source = new BatchWriter(codec);
     const forward = new BatchWriter(codec);
