@@ -42,24 +42,33 @@ export function enabledJobs(jobs: StageJobs): Pick<JobConfig, 'id' | 'dataset' |
 /** Slot counts kept per batch, flushed to the ledger with one atomic add per touched slot. */
 export class SlotTally {
   private readonly counts: Float64Array;
+  /**
+   * The slots counted since the last drain are its first `touchedCount` entries. Never shortened:
+   * emptying it after each drain made every batch grow it again (Logreceiver's and Logfwdr's
+   * allocation after the batch copies); it holds at most one entry per slot.
+   */
   private readonly touched: number[] = [];
+  private touchedCount = 0;
 
   constructor(slots: number) {
     this.counts = new Float64Array(slots);
   }
 
+  /** Counts `n` (> 0) more for `slot`. */
   add(slot: number, n: number): void {
-    if (this.counts[slot] === 0) this.touched.push(slot);
+    if (this.counts[slot] === 0) this.touched[this.touchedCount++] = slot;
     this.counts[slot]! += n;
   }
 
   /** Calls `flush(slot, count)` for every slot counted since the last drain, and resets. */
   drain(flush: (slot: number, count: number) => void): void {
-    for (const slot of this.touched) {
+    const touched = this.touched;
+    for (let i = 0; i < this.touchedCount; i++) {
+      const slot = touched[i]!;
       flush(slot, this.counts[slot]!);
       this.counts[slot] = 0;
     }
-    this.touched.length = 0;
+    this.touchedCount = 0;
   }
 }
 
