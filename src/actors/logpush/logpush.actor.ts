@@ -133,7 +133,6 @@ function* take<T>(items: Iterable<T>, n: number): Iterable<T> {
 }
 
 function totalsOf(deliveries: Iterable<JobDelivery>, retired: Record<string, number>): Record<string, number> {
-  const totals: Record<string, number> = { batches: 0, events: 0, objects: 0, delivered: 0, failedObjects: 0, retries: 0, pendingBatches: 0, ...retired };
   // Field by field, not Object.entries per job: stats() is polled (every 250 ms by bench:pipeline,
   // every second by the CLI) and an array per job per call was Logpush's largest allocation. A
   // field added to DeliveryCounts fails this literal's type check until it is summed here too.
@@ -149,8 +148,9 @@ function totalsOf(deliveries: Iterable<JobDelivery>, retired: Record<string, num
     sum.retries += c.retries;
     pendingBatches += d.pendingBatches;
   }
+  // Retired deliveries' counts (the same fields) added in; pending batches are only the open ones'.
+  const totals: Record<string, number> = { ...retired, pendingBatches };
   for (const key of Object.keys(sum) as (keyof DeliveryCounts)[]) totals[key] = (totals[key] ?? 0) + sum[key];
-  totals.pendingBatches! += pendingBatches;
   return totals;
 }
 
