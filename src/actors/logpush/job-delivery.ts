@@ -81,6 +81,8 @@ export class JobDelivery {
   private readonly objects: UploadObject[] = [];
   private nextLine = 0;
   private held = 0;
+  /** Bytes of the batches taken since the last object was sealed: what the open object holds. */
+  private openBytes = 0;
   private confirmedThrough = -1;
   private putting = false;
   private closed = false;
@@ -130,6 +132,8 @@ export class JobDelivery {
       }
     }
     entry.lastLine = this.nextLine - 1;
+    // After the loop: a batch that sealed an object midway counts toward the next one, whole.
+    this.openBytes += bytes;
     this.counts.batches++;
     this.counts.events += count;
     this.complete();
@@ -157,13 +161,17 @@ export class JobDelivery {
 
   /**
    * Seals the open object before its own limits when the job holds more than `maxHeldBytes` of
-   * unacked batches, so Buftee can free them once it is put. (Holding off while a put of the job
-   * is waiting, so batches behind it make one bigger object, took bench:pipeline from ~62 k to
-   * ~76-86 k events/s but let ~900 sealed objects queue for the disk's ~200-300 durable puts a
-   * second: peak RSS 1.3-1.4 GB and p99 latency 10-11 s, both targets lost; see the README.)
+   * unacked batches and the open object itself holds at least half of that, so Buftee can free them
+   * once it is put. The second condition keeps a hot job's objects large: while its put is in
+   * flight the job holds past the limit anyway, and sealing every batch that came meanwhile as an
+   * object of its own (the rule was once the first condition alone) freed nothing sooner, since a
+   * job's objects are put one at a time in order, but made ~180-event objects, one file each, as
+   * fast as the batches came: in bench:pipeline a third of all puts, and the hot job's put rate
+   * then capped the whole pipeline's. (Holding off all early seals while a put waited let ~900
+   * sealed objects queue for the disk instead: peak RSS 1.3-1.4 GB, p99 10-11 s; see the README.)
    */
   sealEarly(maxHeldBytes: number): boolean {
-    if (this.held <= maxHeldBytes) return false;
+    if (this.held <= maxHeldBytes || this.openBytes < maxHeldBytes / 2) return false;
     return this.compiled.flush();
   }
 
@@ -185,6 +193,7 @@ export class JobDelivery {
   }
 
   private queue(object: UploadObject): void {
+    this.openBytes = 0;
     this.objects.push(object);
     this.counts.objects++;
     void this.pump();

@@ -78,6 +78,40 @@ describe('JobDelivery', () => {
     expect(delivery.sealEarly(0)).toBe(false); // nothing held, nothing open
   });
 
+  it('while a put is in flight, seals the batches behind it only once the open object holds half the bound, not one object per batch', async () => {
+    const { delivery, puts, acks, add } = setup();
+    const size = add();
+    const bound = Math.round(size * 4.5);
+    // As the actor does: sealEarly after every batch.
+    for (let i = 0; i < 4; i++) {
+      delivery.sealEarly(bound);
+      add();
+    }
+    expect(delivery.sealEarly(bound)).toBe(true); // 5 batches open, past the bound
+    await tick();
+    expect(puts).toHaveLength(1);
+    expect(puts[0]!.object.records).toBe(250);
+    // The first put is still in flight: the job holds past the bound whatever comes next.
+    const sealedAfter: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      add();
+      sealedAfter.push(delivery.sealEarly(bound));
+    }
+    // Batch sizes vary by a few bytes around `size`: the open object reaches half the bound (2.25
+    // batches' worth) at every third batch.
+    expect(sealedAfter).toEqual([false, false, true, false, false, true]);
+    puts[0]!.done();
+    for (let i = 0; i < 4 && puts.length < 4; i++) {
+      await tick();
+      puts.at(-1)!.done();
+    }
+    await tick();
+    const records = puts.slice(1).map((p) => p.object.records);
+    // Two objects of three batches behind the first (the old rule made six of one batch each).
+    expect(records).toEqual([150, 150]);
+    expect(acks.length).toBeGreaterThan(1);
+  });
+
   it('asks for an urgent put slot while it holds more than urgentHeldBytes', async () => {
     const { delivery, puts, urgentAsks, add } = setup();
     add(); // ~20 KB: under 30,000
