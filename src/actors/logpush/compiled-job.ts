@@ -39,6 +39,8 @@ export interface CompiledJobOptions {
   readonly firstSeq?: number;
   /** See UploadBatcherOptions.pool. */
   readonly pool?: BufferPool;
+  /** See UploadBatcherOptions.firstIntervalFraction. */
+  readonly firstIntervalFraction?: number;
 }
 
 export class CompiledJob {
@@ -78,6 +80,7 @@ export class CompiledJob {
       onObject: options.onObject,
       ...(options.pool === undefined ? {} : { pool: options.pool }),
       ...(options.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: options.eventClockOffsetMs }),
+      ...(options.firstIntervalFraction === undefined ? {} : { firstIntervalFraction: options.firstIntervalFraction }),
     });
   }
 

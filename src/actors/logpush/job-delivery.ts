@@ -63,6 +63,15 @@ export interface DeliveryDeps {
   eventClockOffsetMs?: number;
   /** Objects' buffers (UploadBatcherOptions.pool): given back once compressed, or once put to a destination that `releasesBody`. */
   pool?: BufferPool;
+  /** Spread the jobs' seals: each job's first object is due after a fraction of its interval (0.25-1) drawn from its id (firstIntervalFraction). */
+  staggerFirstObject?: boolean;
+}
+
+/** 0.25 to 1 from a hash of the job id (FNV-1a): the same job gets the same fraction in every run. */
+export function firstIntervalFraction(jobId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < jobId.length; i++) h = Math.imul(h ^ jobId.charCodeAt(i), 0x01000193);
+  return 0.25 + 0.75 * ((h >>> 0) / 2 ** 32);
 }
 
 export interface DeliveryCounts {
@@ -101,6 +110,7 @@ export class JobDelivery {
       ...(deps.structures === undefined ? {} : { structures: deps.structures }),
       ...(deps.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: deps.eventClockOffsetMs }),
       ...(deps.pool === undefined ? {} : { pool: deps.pool }),
+      ...(deps.staggerFirstObject === true ? { firstIntervalFraction: firstIntervalFraction(job.id) } : {}),
     });
   }
 

@@ -233,6 +233,8 @@ export const actor = defineActor<LogpushArgs, State>({
           // Objects are due max_upload_interval_seconds after their oldest event's time, not only
           // after their first line arrived here: time spent queued upstream counts.
           eventClockOffsetMs: -performance.timeOrigin,
+          // Jobs that start together do not seal together (and hold a whole interval each) forever.
+          staggerFirstObject: true,
           completed: (offset, events) => {
             if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
           },

@@ -97,6 +97,14 @@ export interface UploadBatcherOptions {
    */
   readonly eventClockOffsetMs?: number;
   /**
+   * The first object is due after this fraction of `maxIntervalMs` (0.25 to 1; default 1), each one
+   * after it after the whole interval. Jobs that start together and keep the same interval would
+   * otherwise seal together for good: every interval, all their objects at once, each holding a
+   * whole interval of events. With the first intervals spread over 0.25-1, the seals and puts are
+   * spread out and the jobs hold about half as much at the peak.
+   */
+  readonly firstIntervalFraction?: number;
+  /**
    * Where objects' buffers come from (runtime/buffer-pool.ts), shared by a Logpush's jobs; whoever
    * is done with a sealed object's body gives it back. Without one, each buffer is allocated.
    */
@@ -124,6 +132,8 @@ export class UploadBatcher {
   /** When the open object is due, in `now`'s clock. */
   private dueAt = 0;
   private readonly eventClockOffsetMs: number | undefined;
+  /** The fraction of the interval the next object opened gets: firstIntervalFraction, then 1. */
+  private intervalFraction: number;
   private readonly pool: BufferPool | null;
   private firstTimestamp = Number.NaN;
   private lastTimestamp = Number.NaN;
@@ -144,6 +154,8 @@ export class UploadBatcher {
     this.contentType = options.contentType;
     this.onObject = options.onObject;
     this.eventClockOffsetMs = options.eventClockOffsetMs;
+    this.intervalFraction = options.firstIntervalFraction ?? 1;
+    if (!(this.intervalFraction >= 0.25 && this.intervalFraction <= 1)) throw configError('firstIntervalFraction', 'a number from 0.25 to 1', options.firstIntervalFraction);
     this.pool = options.pool ?? null;
     if (this.eventClockOffsetMs !== undefined && !Number.isFinite(this.eventClockOffsetMs)) throw configError('eventClockOffsetMs', 'a finite number of ms', this.eventClockOffsetMs);
     this.header = options.header == null ? null : Buffer.from(`${options.header}\n`, 'utf8');
@@ -271,7 +283,8 @@ export class UploadBatcher {
       this.used = this.header === null ? 0 : this.header.copy(buffer, 0);
       this.records = 0;
       this.openedAt = now;
-      this.dueAt = now + this.limits.maxIntervalMs;
+      this.dueAt = now + this.limits.maxIntervalMs * this.intervalFraction;
+      this.intervalFraction = 1;
       this.firstTimestamp = Number.NaN;
       this.lastTimestamp = Number.NaN;
       this.firstLedgerId = ledgerId;

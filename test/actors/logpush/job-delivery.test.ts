@@ -4,7 +4,7 @@
  * budget asks for an urgent put slot.
  */
 import { describe, expect, it } from 'vitest';
-import { JobDelivery } from '../../../src/actors/logpush/job-delivery.js';
+import { JobDelivery, firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
 import type { PutSlots } from '../../../src/actors/logpush/put-slots.js';
 import type { UploadObject } from '../../../src/actors/logpush/upload-object.js';
 import { Ledger } from '../../../src/actors/ledger.js';
@@ -76,6 +76,35 @@ describe('JobDelivery', () => {
     expect(acks).toEqual([1, 3]);
     expect(delivery.heldBytes).toBe(0);
     expect(delivery.sealEarly(0)).toBe(false); // nothing held, nothing open
+  });
+
+  it('with staggerFirstObject, its first object is due after the fraction of the interval its job id draws', () => {
+    const generator = new EdgeGenerator({ seed: 3, zones: 100 });
+    const writer = new BatchWriter(generator.codec);
+    const reader = new BatchReader(generator.codec);
+    const make = (id: string, stagger: boolean) =>
+      new JobDelivery({ id, dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression: 'none', max_upload_interval_seconds: 100, destination: { type: 'stdout' } }, 1, {
+        destination: { put: () => Promise.resolve(), close: async () => {} },
+        ledger: Ledger.create({ maxJobs: 4 }),
+        ack: () => {},
+        onError: () => {},
+        staggerFirstObject: stagger,
+      });
+    writer.begin('http_requests');
+    generator.fillBatch(writer, 'http_requests', 10, 1_731_600_000_000_000_000, 1_000_000);
+    const bytes = writer.finish();
+    const dues = ['a1', 'job-7', 'job-1000'].map((id) => {
+      const staggered = make(id, true);
+      const plain = make(id, false);
+      for (const d of [staggered, plain]) {
+        reader.reset(bytes);
+        d.add(1, bytes.length, reader, 1000);
+      }
+      expect(plain.compiled.deadline).toBe(1000 + 100_000);
+      expect(staggered.compiled.deadline).toBeCloseTo(1000 + 100_000 * firstIntervalFraction(id), 6);
+      return staggered.compiled.deadline;
+    });
+    expect(new Set(dues).size).toBe(3);
   });
 
   it('while a put is in flight, seals the batches behind it only once the open object holds half the bound, not one object per batch', async () => {

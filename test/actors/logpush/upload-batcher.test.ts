@@ -10,6 +10,7 @@ import {
   type UploadLimits,
 } from '../../../src/actors/logpush/upload-batcher.js';
 import { BufferPool } from '../../../src/runtime/buffer-pool.js';
+import { firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
 import { compressObject, uncompressedBody, type UploadObject } from '../../../src/actors/logpush/upload-object.js';
 
 const text = (object: UploadObject): string => Buffer.from(object.body).toString('utf8');
@@ -108,6 +109,43 @@ describe('UploadBatcher', () => {
     b.add('d', 1, 3, 8000); // past c's deadline: c goes alone
     expect(objects.map(text)).toEqual(['a\nb\n', 'c\n']);
     expect(b.deadline).toBe(9000);
+  });
+
+  it('with firstIntervalFraction, the first object is due after that fraction of the interval and every later one after the whole interval', () => {
+    const objects: UploadObject[] = [];
+    const b = new UploadBatcher({
+      jobId: 'job-1',
+      limits: { maxBytes: 1024, maxRecords: 100, maxIntervalMs: 1000 },
+      contentType: 'application/x-ndjson',
+      firstIntervalFraction: 0.4,
+      onObject: (o) => objects.push(o),
+    });
+    b.add('a', 1, 0, 5000);
+    expect(b.deadline).toBe(5400);
+    expect(b.tick(5399)).toBe(false);
+    expect(b.tick(5400)).toBe(true);
+    b.add('b', 1, 1, 5500);
+    expect(b.deadline).toBe(6500);
+    b.flush();
+    b.add('c', 1, 2, 7000);
+    expect(b.deadline).toBe(8000);
+    expect(objects.map(text)).toEqual(['a\n', 'b\n']);
+    for (const bad of [0, 0.2, 1.5, Number.NaN]) {
+      expect(() => new UploadBatcher({ jobId: 'job-1', limits: { maxBytes: 1024, maxRecords: 100, maxIntervalMs: 1000 }, contentType: 'x', firstIntervalFraction: bad, onObject: () => {} })).toThrow(/firstIntervalFraction/);
+    }
+  });
+
+  it('firstIntervalFraction of a job id: the same for the same id, from 0.25 to 1, spread over that range across ids', () => {
+    const fractions = Array.from({ length: 1000 }, (_, i) => firstIntervalFraction(`job-${i + 1}`));
+    expect(firstIntervalFraction('job-1')).toBe(fractions[0]);
+    for (const f of fractions) {
+      expect(f).toBeGreaterThanOrEqual(0.25);
+      expect(f).toBeLessThanOrEqual(1);
+    }
+    // Every tenth of the range gets some of the 1,000 ids (75 expected in each; at least 40).
+    const bins = new Array(10).fill(0);
+    for (const f of fractions) bins[Math.min(9, Math.floor(((f - 0.25) / 0.75) * 10))]++;
+    for (const n of bins) expect(n).toBeGreaterThanOrEqual(40);
   });
 
   it('refuses a line that can never fit (oversized) and changes nothing', () => {
