@@ -68,7 +68,7 @@ export interface PipelineOptions {
    * Logpush: a job's delivery idle this long (nothing open or pending) is closed until its next
    * batch (default 60 s); at most maxConcurrentPuts objects are put at once over all jobs (default 64).
    */
-  logpush?: { idleDeliveryMs?: number; maxConcurrentPuts?: number };
+  logpush?: { idleDeliveryMs?: number; maxConcurrentPuts?: number; pressureSealAheadMs?: number };
   supervisor?: CreateSupervisorOptions;
   /** Network sources: listening once every stage runs, closed first by stop(). */
   sources?: { tcp?: Omit<TcpSourceOptions, 'onRefused'>[]; http?: Omit<HttpSourceOptions, 'onRefused'> };
@@ -264,7 +264,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const link = SharedGauges.create(LINK_GAUGES).buffer;
     const gen = this.options.generator;
     const mailboxBytes = 8 << 20;
-    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs, maxConcurrentPuts: this.options.logpush?.maxConcurrentPuts } };
+    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, args: { acks, link, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs, maxConcurrentPuts: this.options.logpush?.maxConcurrentPuts, pressureSealAheadMs: this.options.logpush?.pressureSealAheadMs, pressure: this.pressureBuffer } };
     const pushes = this.role !== 'edge';
     const buftee =
       this.nats === null

@@ -154,9 +154,9 @@ export class JobDelivery {
     this.compiled.tick(now);
   }
 
-  /** Seals the open object (drain, stop). */
-  flush(): void {
-    this.compiled.flush();
+  /** Seals the open object (drain, stop, Buftee's pressure); returns whether there was one. */
+  flush(): boolean {
+    return this.compiled.flush();
   }
 
   /** The batches taken and not yet complete: their offsets and events. */

@@ -36,14 +36,19 @@ import {
   type JobHeader,
 } from '../messages.js';
 import { SharedGauges } from '../../native/shared-gauges.js';
+import { PressureGauges } from '../buftee/pressure.js';
 import type { StageConfig } from '../stage-config.js';
 import { createDestination, type DestinationOptions } from './destinations/create-destination.js';
 import { messageOf } from './errors.js';
 import { JobDelivery, type DeliveryCounts } from './job-delivery.js';
+import { MAX_UPLOAD_INTERVAL_SECONDS } from './upload-batcher.js';
 import { PutSlots } from './put-slots.js';
 import { DueWheel } from './due-wheel.js';
 
 const DEFAULT_MAX_HELD_BYTES_PER_JOB = 4 * 1024 * 1024;
+const DEFAULT_PRESSURE_SEAL_AHEAD_MS = 1000;
+/** While Buftee's pressure lasts, the seal horizon grows by this many ms per ms: 2 s ahead after 1 s, 11 s after 10 s. */
+const PRESSURE_AHEAD_GROWTH = 1;
 
 export interface LogpushArgs {
   /** The ring to Buftee for acks and the hello (see BufteeArgs.acks). */
@@ -63,6 +68,16 @@ export interface LogpushArgs {
   maxConcurrentPuts?: number;
   /** Shared with Buftee: where this Logpush publishes its HELLO nonce (messages.ts, Restarts). */
   link?: SharedArrayBuffer;
+  /**
+   * Buftee's pressure gauges (buftee/pressure.ts). While Buftee is at soft pressure or above (80% of
+   * a limit: its bytes in all, in a busy pipeline), every tick seals the objects due within the next
+   * `pressureSealAheadMs`, a horizon that widens the longer the pressure lasts, so what Buftee
+   * holds for them goes out sooner, instead of Buftee reaching its byte budget and blocking every
+   * job's input. Absent, objects seal by their limits alone.
+   */
+  pressure?: SharedArrayBuffer;
+  /** See `pressure`. Default 1,000 ms. */
+  pressureSealAheadMs?: number;
 }
 
 interface State {
@@ -92,11 +107,12 @@ interface State {
   slots: PutSlots;
   /** Objects' buffers, shared by every job (runtime/buffer-pool.ts). */
   pool: BufferPool;
-  counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; droppedBeforeResync: number; crashed: number };
+  counts: { batches: number; unknownJob: number; malformedBatches: number; earlySeals: number; pressureSeals: number; droppedBeforeResync: number; crashed: number };
   nonce: number;
   /** The newest Buftee life known (shared memory, or a RESYNC): batches of older lives are orphans. */
   life: number;
   link: SharedGauges | null;
+  pressure: PressureGauges | null;
   /** Until Buftee's RESYNC for our nonce: batches dropped, by Buftee life and slot (events). */
   waiting: Map<number, Map<number, number>> | null;
 }
@@ -207,10 +223,11 @@ export const actor = defineActor<LogpushArgs, State>({
       slots: new PutSlots(ctx.args.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS),
       // Objects up to 8 MiB (max_upload_bytes defaults to 5 MiB) come back to the pool.
       pool: new BufferPool({ maxPooledBytes: 8 << 20 }),
-      counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, droppedBeforeResync: 0, crashed: 0 },
+      counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, pressureSeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
       link: ctx.args.link === undefined ? null : SharedGauges.attach(ctx.args.link),
+      pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       waiting: new Map(),
     };
     const acks = new RingProducer(ctx.args.acks);
@@ -335,6 +352,8 @@ export const actor = defineActor<LogpushArgs, State>({
     let sweptAt = performance.now();
     let trimmedAt = sweptAt;
     const idleMs = ctx.args.idleDeliveryMs ?? DEFAULT_IDLE_DELIVERY_MS;
+    const sealAheadMs = ctx.args.pressureSealAheadMs ?? DEFAULT_PRESSURE_SEAL_AHEAD_MS;
+    let ahead = 0;
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, TICK_MS));
       const now = performance.now();
@@ -356,6 +375,15 @@ export const actor = defineActor<LogpushArgs, State>({
         delivery.tick(now);
         state.due.file(delivery, delivery.compiled.deadline);
       });
+      if (state.pressure !== null && state.pressure.levelIndex() > 0) {
+        // The horizon widens the longer the pressure lasts (by PRESSURE_AHEAD_GROWTH a tick): a
+        // job with a long interval is sealed too if the pressure does not clear.
+        ahead = ahead === 0 ? sealAheadMs : Math.min(ahead + PRESSURE_AHEAD_GROWTH * TICK_MS, MAX_UPLOAD_INTERVAL_SECONDS * 1000);
+        state.due.takeDue(now + ahead, (delivery) => {
+          if (delivery.flush()) state.counts.pressureSeals++;
+          state.due.file(delivery, delivery.compiled.deadline);
+        });
+      } else ahead = 0;
       while (state.pendingAcks.length > 0 && sendAck(state.pendingAcks[0]!)) state.pendingAcks.shift();
     }
   },
