@@ -50,6 +50,12 @@ const DEFAULT_PRESSURE_SEAL_AHEAD_MS = 1000;
 /** While Buftee's pressure lasts, the seal horizon grows by this many ms per ms: 2 s ahead after 1 s, 11 s after 10 s. */
 const PRESSURE_AHEAD_GROWTH = 1;
 
+/** Throws a RangeError unless `ms` is above 0 and at most the longest upload interval (300 s). */
+export function checkSealAhead(ms: number): number {
+  if (!(ms > 0 && ms <= MAX_UPLOAD_INTERVAL_SECONDS * 1000)) throw new RangeError(`pressureSealAheadMs must be a number of ms above 0 and at most ${MAX_UPLOAD_INTERVAL_SECONDS * 1000}, got ${ms}`);
+  return ms;
+}
+
 export interface LogpushArgs {
   /** The ring to Buftee for acks and the hello (see BufteeArgs.acks). */
   acks: SharedArrayBuffer;
@@ -113,6 +119,8 @@ interface State {
   life: number;
   link: SharedGauges | null;
   pressure: PressureGauges | null;
+  /** Where the pressure seals' horizon starts (LogpushArgs.pressureSealAheadMs). */
+  sealAheadMs: number;
   /** Until Buftee's RESYNC for our nonce: batches dropped, by Buftee life and slot (events). */
   waiting: Map<number, Map<number, number>> | null;
 }
@@ -221,6 +229,7 @@ export const actor = defineActor<LogpushArgs, State>({
       refused: new Set(),
       retired: {},
       slots: new PutSlots(ctx.args.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS),
+      sealAheadMs: checkSealAhead(ctx.args.pressureSealAheadMs ?? DEFAULT_PRESSURE_SEAL_AHEAD_MS),
       // Objects up to 8 MiB (max_upload_bytes defaults to 5 MiB) come back to the pool.
       pool: new BufferPool({ maxPooledBytes: 8 << 20 }),
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, pressureSeals: 0, droppedBeforeResync: 0, crashed: 0 },
@@ -352,7 +361,7 @@ export const actor = defineActor<LogpushArgs, State>({
     let sweptAt = performance.now();
     let trimmedAt = sweptAt;
     const idleMs = ctx.args.idleDeliveryMs ?? DEFAULT_IDLE_DELIVERY_MS;
-    const sealAheadMs = ctx.args.pressureSealAheadMs ?? DEFAULT_PRESSURE_SEAL_AHEAD_MS;
+    const sealAheadMs = state.sealAheadMs;
     let ahead = 0;
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, TICK_MS));

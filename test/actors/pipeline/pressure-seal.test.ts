@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPipeline } from '../../../src/actors/pipeline.js';
 import { linesOf, readObjects } from './helpers.js';
+import { checkSealAhead } from '../../../src/actors/logpush/logpush.actor.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seatbelt-pressure-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,4 +69,10 @@ describe("Buftee's pressure seals Logpush's objects early", () => {
       expect(new Set(rays).size).toBe(total);
     }
   }, 60_000);
+
+  it('refuses a horizon that is not a number of ms above 0 and at most 300 s', () => {
+    expect(checkSealAhead(1000)).toBe(1000);
+    expect(checkSealAhead(300_000)).toBe(300_000);
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 300_001]) expect(() => checkSealAhead(bad)).toThrow(/pressureSealAheadMs/);
+  });
 });
