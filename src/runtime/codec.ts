@@ -238,7 +238,11 @@ export function validateStructures(input: unknown): CodecStructures {
  * fingerprints in every thread; a changed one differs except with odds of one in four billion.
  */
 export function structuresFingerprint(spec: CodecStructures): number {
-  const text = `${WIRE_FORMAT}\n${spec.version}\n${spec.structures.map((s) => JSON.stringify(s)).join('\n')}`;
+  return fnv1a32(`${WIRE_FORMAT}\n${spec.version}\n${spec.structures.map((s) => JSON.stringify(s)).join('\n')}`);
+}
+
+/** The 32-bit FNV-1a hash of a string's UTF-16 code units, as an unsigned integer. */
+export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

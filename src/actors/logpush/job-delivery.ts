@@ -15,7 +15,7 @@
  */
 
 import type { BufferPool } from '../../runtime/buffer-pool.js';
-import type { BatchReader, CodecStructures } from '../../runtime/codec.js';
+import { fnv1a32, type BatchReader, type CodecStructures } from '../../runtime/codec.js';
 import type { JobConfig } from '../job.js';
 import type { LedgerView } from '../ledger.js';
 import { CompiledJob } from './compiled-job.js';
@@ -69,9 +69,7 @@ export interface DeliveryDeps {
 
 /** 0.25 to 1 from a hash of the job id (FNV-1a): the same job gets the same fraction in every run. */
 export function firstIntervalFraction(jobId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < jobId.length; i++) h = Math.imul(h ^ jobId.charCodeAt(i), 0x01000193);
-  return 0.25 + 0.75 * ((h >>> 0) / 2 ** 32);
+  return 0.25 + 0.75 * (fnv1a32(jobId) / 2 ** 32);
 }
 
 export interface DeliveryCounts {
