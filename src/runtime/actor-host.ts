@@ -4,6 +4,7 @@
  * the event loop, serves the control plane over comlink, and runs the read-handle-release loop.
  */
 
+import { getHeapStatistics } from 'node:v8';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -87,6 +88,7 @@ const control: ControlApi = {
       eventLoopUtilization: performance.eventLoopUtilization().utilization,
       activeMs: performance.eventLoopUtilization().active,
       heapUsedBytes: process.memoryUsage().heapUsed,
+      heapLimitBytes: getHeapStatistics().heap_size_limit,
       eventLoopDelayP99Ms: lagP99Ms,
       eventLoopDelayMaxMs: lagMaxMs,
       actor: actor.stats?.(ctx, state) ?? {},

@@ -20,6 +20,8 @@ export interface ActorStats {
   /** Milliseconds this thread's event loop was busy since it started: its CPU time, near enough. */
   activeMs: number;
   heapUsedBytes: number;
+  /** The thread's V8 heap limit (old and young generations: its resourceLimits). */
+  heapLimitBytes: number;
   /** This thread's event-loop delay since the previous stats() call: p99 and max, ms. */
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
