@@ -13,7 +13,9 @@
  * `maxPooledBytes` get an ArrayBuffer of their own and are not kept.
  *
  * Bounded: free buffers are kept while their bytes stay under `maxFreeBytes` and their number under
- * `maxFreeBuffers`; past either, a buffer given back is left to the GC. The count matters as much
+ * `maxFreeBuffers`; past either, the class with the most free buffers gives some up to the GC to
+ * make room for the one given back (or, when that class is its own, the one given back goes). The
+ * count matters as much
  * as the bytes: each free buffer is an object every full GC marks, and 128 MiB of 240-byte batches
  * would be half a million of them (after bench:scale's warm-up of 100,000 jobs Buftee's pool kept
  * ~50,000). Not lower: at 32,768 the all-active scale run at 10,000 jobs (several batches held per
@@ -53,12 +55,19 @@ export interface BufferPoolOptions {
   maxPooledBytes?: number;
   /** Free buffers kept for reuse, at most. Default 131,072. */
   maxFreeBuffers?: number;
+  /**
+   * When a size's class has no free buffer, a free one of up to this many classes larger is taken
+   * instead (8 classes: up to twice the size). Default 0: for owners whose byte budgets count what
+   * they store, not the buffers it sits in. See Logpush's pool for why an owner sets it.
+   */
+  largerClasses?: number;
 }
 
 export class BufferPool {
   readonly maxFreeBytes: number;
   readonly maxPooledBytes: number;
   readonly maxFreeBuffers: number;
+  readonly largerClasses: number;
   /** Free ArrayBuffers by their size. */
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes_ = 0;
@@ -72,13 +81,15 @@ export class BufferPool {
   allocated = 0;
 
   constructor(options: BufferPoolOptions = {}) {
-    const { maxFreeBytes = 128 << 20, maxPooledBytes = 1 << 20, maxFreeBuffers = 131_072 } = options;
-    for (const [name, value] of Object.entries({ maxFreeBytes, maxPooledBytes, maxFreeBuffers })) {
+    const { maxFreeBytes = 128 << 20, maxPooledBytes = 1 << 20, maxFreeBuffers = 131_072, largerClasses = 0 } = options;
+    for (const [name, value] of Object.entries({ maxFreeBytes, maxPooledBytes, maxFreeBuffers, largerClasses })) {
       if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError(`buffer pool ${name} must be a non-negative integer, got ${value}`);
     }
+    if (largerClasses > 64) throw new RangeError(`buffer pool largerClasses must be at most 64 (8 times the size), got ${largerClasses}`);
     this.maxFreeBytes = maxFreeBytes;
     this.maxPooledBytes = maxPooledBytes;
     this.maxFreeBuffers = maxFreeBuffers;
+    this.largerClasses = largerClasses;
   }
 
   /** An ArrayBuffer of at least `bytes` (its class's size, or exactly `bytes` past maxPooledBytes); its contents are not cleared. */
@@ -87,9 +98,16 @@ export class BufferPool {
       this.allocated++;
       return new ArrayBuffer(bytes);
     }
-    const size = classBytes(bytes);
-    const buffer = this.free.get(size)?.pop();
+    let size = classBytes(bytes);
+    let buffer = this.free.get(size)?.pop();
+    for (let up = 0; buffer === undefined && up < this.largerClasses; up++) {
+      const larger = classBytes(size + 1);
+      if (larger > this.maxPooledBytes) break;
+      size = larger;
+      buffer = this.free.get(size)?.pop();
+    }
     if (buffer === undefined) {
+      size = classBytes(bytes);
       this.allocated++;
       const made = new ArrayBuffer(size);
       this.own.add(made);
@@ -114,8 +132,22 @@ export class BufferPool {
     const buffer = view.buffer;
     const size = buffer.byteLength;
     if (!(buffer instanceof ArrayBuffer) || !this.own.has(buffer) || view.byteOffset !== 0) return;
-    if (this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) return;
+    if (size > this.maxFreeBytes || this.maxFreeBuffers === 0) return;
     let list = this.free.get(size);
+    // Full: room is made by letting go of buffers of the class with the most free ones, not by
+    // refusing this one. What comes back now is what takes ask for now; refused, a pool filled
+    // during one phase (growth steps of small objects) kept that phase's sizes and let every
+    // later size go (Logpush's pool sat full while 45% of its takes made new buffers).
+    while (this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) {
+      const longest = this.longestList();
+      // This buffer's own class has the most: keeping it instead of one of them changes nothing.
+      if (longest === undefined || longest.size === size) return;
+      longest.list.pop();
+      this.freeBytes_ -= longest.size;
+      this.freeCount--;
+      if (this.freeBytes_ < this.lowWater) this.lowWater = this.freeBytes_;
+    }
+    list = this.free.get(size);
     if (list === undefined) {
       list = [];
       this.free.set(size, list);
@@ -123,6 +155,15 @@ export class BufferPool {
     list.push(buffer);
     this.freeBytes_ += size;
     this.freeCount++;
+  }
+
+  /** The class with the most free buffers (ties: the larger class). */
+  private longestList(): { size: number; list: ArrayBuffer[] } | undefined {
+    let best: { size: number; list: ArrayBuffer[] } | undefined;
+    for (const [size, list] of this.free) {
+      if (list.length > 0 && (best === undefined || list.length > best.list.length || (list.length === best.list.length && size > best.size))) best = { size, list };
+    }
+    return best;
   }
 
   /** Lets go of the free bytes no take needed since the last trim (at least that many, whole buffers). Returns the bytes let go. */

@@ -122,3 +122,95 @@ describe('Buftee batch memory', () => {
     expect(pool.reused).toBeGreaterThanOrEqual(998);
   });
 });
+
+describe('BufferPool under changing sizes', () => {
+  it('takes a free buffer of up to largerClasses classes larger when its own class has none', () => {
+    const c0 = classBytes(5000);
+    const c1 = classBytes(c0 + 1);
+    const c2 = classBytes(c1 + 1);
+    const c3 = classBytes(c2 + 1);
+    for (const largerClasses of [0, 2]) {
+      const pool = new BufferPool({ largerClasses });
+      const one = pool.take(c1);
+      const three = pool.take(c3);
+      pool.give(new Uint8Array(one));
+      pool.give(new Uint8Array(three));
+      const first = pool.take(5000);
+      const second = pool.take(5000);
+      if (largerClasses === 0) {
+        // Own class only: both made new, both of class c0.
+        expect([first.byteLength, second.byteLength]).toEqual([c0, c0]);
+        expect(pool.freeBuffers).toBe(2);
+      } else {
+        // The c1 buffer is one class up; the c3 one is three, past the two allowed: made new.
+        expect(first).toBe(one);
+        expect(second.byteLength).toBe(c0);
+        expect(second).not.toBe(three);
+        expect(pool.freeBuffers).toBe(1);
+        expect(pool.freeBytes).toBe(c3);
+      }
+    }
+    expect(() => new BufferPool({ largerClasses: -1 })).toThrow(/largerClasses/);
+    expect(() => new BufferPool({ largerClasses: 65 })).toThrow(/largerClasses/);
+  });
+
+  it('full of one size, keeps a buffer of a new size given back, letting go of one of the old', () => {
+    const pool = new BufferPool({ maxFreeBytes: 4 * 1024 });
+    const small = Array.from({ length: 9 }, () => pool.take(512));
+    for (const b of small.slice(0, 8)) pool.give(new Uint8Array(b));
+    expect(pool.freeBuffers).toBe(8);
+    expect(pool.freeBytes).toBe(4096);
+    // Full, and a 512 comes back: its class has the most free buffers, so it is the one that goes.
+    pool.give(new Uint8Array(small[8]!));
+    expect(pool.freeBuffers).toBe(8);
+    // A 1,024-byte buffer comes back: two 512s go, it stays, and the next take of its size gets it.
+    const big = pool.take(1024);
+    expect(pool.allocated).toBe(10);
+    pool.give(new Uint8Array(big));
+    expect(pool.freeBytes).toBe(4096);
+    expect(pool.freeBuffers).toBe(7);
+    expect(pool.take(1024)).toBe(big);
+    const kept = Array.from({ length: 6 }, () => pool.take(512));
+    expect(kept.every((b) => small.slice(0, 8).includes(b))).toBe(true);
+    expect(kept).not.toContain(small[8]);
+    expect(pool.freeBuffers).toBe(0);
+  });
+
+  it('never hands a buffer out twice and stays within its bounds, over any takes and gives (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          maxFreeBytes: fc.integer({ min: 0, max: 64 * 1024 }),
+          maxFreeBuffers: fc.integer({ min: 0, max: 40 }),
+          largerClasses: fc.integer({ min: 0, max: 16 }),
+        }),
+        fc.array(fc.record({ take: fc.boolean(), bytes: fc.integer({ min: 1, max: 16 * 1024 }), pick: fc.nat() }), { maxLength: 300 }),
+        (options, steps) => {
+          const pool = new BufferPool({ ...options, maxPooledBytes: 8 * 1024 });
+          const out = new Set<ArrayBuffer>();
+          let takes = 0;
+          for (const step of steps) {
+            if (step.take || out.size === 0) {
+              takes++;
+              const buffer = pool.take(step.bytes);
+              expect(out.has(buffer)).toBe(false);
+              expect(buffer.byteLength).toBeGreaterThanOrEqual(step.bytes);
+              // Its own class, or at most largerClasses up: never more than twice for 8 (16 here: four times).
+              if (step.bytes <= 8 * 1024) expect(buffer.byteLength).toBeLessThanOrEqual(classBytes(step.bytes) * 2 ** Math.ceil(options.largerClasses / 8));
+              out.add(buffer);
+            } else {
+              const all = [...out];
+              const buffer = all[step.pick % all.length]!;
+              out.delete(buffer);
+              pool.give(new Uint8Array(buffer));
+            }
+            expect(pool.freeBytes).toBeLessThanOrEqual(options.maxFreeBytes);
+            expect(pool.freeBuffers).toBeLessThanOrEqual(options.maxFreeBuffers);
+            expect(pool.freeBytes).toBeGreaterThanOrEqual(pool.freeBuffers * 64);
+          }
+          expect(pool.reused + pool.allocated).toBe(takes);
+        },
+      ),
+    );
+  });
+});
