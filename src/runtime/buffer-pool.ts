@@ -142,9 +142,14 @@ export class BufferPool {
       const longest = this.longestList();
       // This buffer's own class has the most: keeping it instead of one of them changes nothing.
       if (longest === undefined || longest.size === size) return;
-      longest.list.pop();
-      this.freeBytes_ -= longest.size;
-      this.freeCount--;
+      // From that class until there is room or it is empty: one scan of the classes per class
+      // emptied, not per buffer (a large buffer may need many small ones to go).
+      const { list } = longest;
+      while ((this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) && list.length > 0) {
+        list.pop();
+        this.freeBytes_ -= longest.size;
+        this.freeCount--;
+      }
       if (this.freeBytes_ < this.lowWater) this.lowWater = this.freeBytes_;
     }
     list = this.free.get(size);

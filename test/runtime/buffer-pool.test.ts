@@ -214,3 +214,18 @@ describe('BufferPool under changing sizes', () => {
     );
   });
 });
+
+describe('BufferPool making room', () => {
+  it('lets go of thousands of small buffers for one large one given back, at once', () => {
+    const pool = new BufferPool({ maxFreeBytes: 1 << 20, maxPooledBytes: 1 << 20 });
+    const small = Array.from({ length: 16_384 }, () => pool.take(64));
+    for (const b of small) pool.give(new Uint8Array(b));
+    expect(pool.freeBytes).toBe(1 << 20);
+    const large = pool.take(512 * 1024);
+    pool.give(new Uint8Array(large));
+    // Half the small ones went: exactly the room the large one needs.
+    expect(pool.freeBytes).toBe(1 << 20);
+    expect(pool.freeBuffers).toBe(8192 + 1);
+    expect(pool.take(512 * 1024)).toBe(large);
+  });
+});
