@@ -133,26 +133,25 @@ export class BufferPool {
     const size = buffer.byteLength;
     if (!(buffer instanceof ArrayBuffer) || !this.own.has(buffer) || view.byteOffset !== 0) return;
     if (size > this.maxFreeBytes || this.maxFreeBuffers === 0) return;
-    let list = this.free.get(size);
     // Full: room is made by letting go of buffers of the class with the most free ones, not by
     // refusing this one. What comes back now is what takes ask for now; refused, a pool filled
     // during one phase (growth steps of small objects) kept that phase's sizes and let every
     // later size go (Logpush's pool sat full while 45% of its takes made new buffers).
     while (this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) {
-      const longest = this.longestList();
+      const plentiful = this.mostPlentifulClass();
       // This buffer's own class has the most: keeping it instead of one of them changes nothing.
-      if (longest === undefined || longest.size === size) return;
+      if (plentiful === 0 || plentiful === size) return;
       // From that class until there is room or it is empty: one scan of the classes per class
       // emptied, not per buffer (a large buffer may need many small ones to go).
-      const { list } = longest;
-      while ((this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) && list.length > 0) {
-        list.pop();
-        this.freeBytes_ -= longest.size;
+      const victims = this.free.get(plentiful)!;
+      while ((this.freeBytes_ + size > this.maxFreeBytes || this.freeCount >= this.maxFreeBuffers) && victims.length > 0) {
+        victims.pop();
+        this.freeBytes_ -= plentiful;
         this.freeCount--;
       }
       if (this.freeBytes_ < this.lowWater) this.lowWater = this.freeBytes_;
     }
-    list = this.free.get(size);
+    let list = this.free.get(size);
     if (list === undefined) {
       list = [];
       this.free.set(size, list);
@@ -162,11 +161,15 @@ export class BufferPool {
     this.freeCount++;
   }
 
-  /** The class with the most free buffers (ties: the larger class). */
-  private longestList(): { size: number; list: ArrayBuffer[] } | undefined {
-    let best: { size: number; list: ArrayBuffer[] } | undefined;
+  /** The size of the class with the most free buffers (ties: the larger class), or 0 when none is free. */
+  private mostPlentifulClass(): number {
+    let best = 0;
+    let most = 0;
     for (const [size, list] of this.free) {
-      if (list.length > 0 && (best === undefined || list.length > best.list.length || (list.length === best.list.length && size > best.size))) best = { size, list };
+      if (list.length > most || (list.length === most && most > 0 && size > best)) {
+        best = size;
+        most = list.length;
+      }
     }
     return best;
   }
