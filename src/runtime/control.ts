@@ -22,6 +22,11 @@ export interface ActorStats {
   heapUsedBytes: number;
   /** The thread's V8 heap limit (old and young generations: its resourceLimits). */
   heapLimitBytes: number;
+  /**
+   * CPU seconds this thread has run since it started (Linux: /proc/thread-self/schedstat), null
+   * where that cannot be read. Unlike activeMs, time the thread waited for a core is not in it.
+   */
+  cpuSeconds: number | null;
   /** This thread's event-loop delay since the previous stats() call: p99 and max, ms. */
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;

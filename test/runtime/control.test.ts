@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSupervisor } from '../../src/runtime/create-supervisor.js';
 import type { EscalateEvent, RestartEvent, Supervisor } from '../../src/runtime/supervisor.js';
-import { CMD_CRASH, CMD_STALL, EMPTY } from './fixtures/commands.js';
+import { CMD_CRASH, CMD_SPIN, CMD_STALL, EMPTY } from './fixtures/commands.js';
 
 const TUNABLE = new URL('./fixtures/tunable.actor.ts', import.meta.url);
 const OBEDIENT = new URL('./fixtures/obedient.actor.ts', import.meta.url);
@@ -103,5 +103,31 @@ describe('nested supervisors', () => {
       ['steady', 0],
     ]);
     expect(sup.running).toBe(true);
+  });
+});
+
+describe('stats().cpuSeconds', () => {
+  it("counts the actor's own thread's CPU time: up by what it spun, never more than the time that passed", async () => {
+    const sup = createSupervisor(
+      { id: 'root', type: 'supervisor', children: [{ id: 'o', type: 'worker', module: OBEDIENT, args: {} }] },
+      { onRootFailure: 'emit', log: { level: 'silent' } },
+    );
+    running.push(sup);
+    await sup.start();
+    const actor = sup.find('o')!;
+    const before = await actor.control.stats(5000);
+    expect(typeof before.cpuSeconds).toBe('number');
+    const started = performance.now();
+    await sup.ref('o').send(EMPTY, CMD_SPIN);
+    // The main thread spins meanwhile too: a process-wide figure would count both threads.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    // Until the spin was handled (a stats call may be answered before the worker reads its mailbox).
+    let after = await actor.control.stats(5000);
+    while (after.handledBatches < before.handledBatches + 1) after = await actor.control.stats(5000);
+    const wallSeconds = (performance.now() - started) / 1000;
+    const spent = after.cpuSeconds! - before.cpuSeconds!;
+    expect(spent).toBeGreaterThan(0.05);
+    expect(spent).toBeLessThanOrEqual(wallSeconds + 0.02);
   });
 });
