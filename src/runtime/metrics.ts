@@ -38,7 +38,7 @@ export function createRuntimeMetrics(supervisor: Supervisor, registry: Registry 
     }
     return pending;
   };
-  const perActor = (name: string, help: string, value: (s: Awaited<ReturnType<Supervisor['stats']>>[number]) => number): Gauge =>
+  const perActor = (name: string, help: string, value: (s: Awaited<ReturnType<Supervisor['stats']>>[number]) => number | null): Gauge =>
     new Gauge({
       name,
       help,
@@ -46,7 +46,10 @@ export function createRuntimeMetrics(supervisor: Supervisor, registry: Registry 
       registers: [registry],
       async collect() {
         this.reset();
-        for (const s of await statsOnce()) this.set({ actor: s.id }, value(s));
+        for (const s of await statsOnce()) {
+          const v = value(s);
+          if (v !== null) this.set({ actor: s.id }, v);
+        }
       },
     });
   perActor('seatbelt_actor_mailbox_bytes', "Bytes waiting in an actor's mailbox rings.", (s) => s.mailboxBytes);
@@ -54,6 +57,7 @@ export function createRuntimeMetrics(supervisor: Supervisor, registry: Registry 
   perActor('seatbelt_actor_event_loop_utilization', "Event-loop utilization of an actor's thread since it started (0-1).", (s) => s.eventLoopUtilization);
   perActor('seatbelt_actor_event_loop_delay_p99_seconds', "An actor thread's event-loop delay, p99 since the last stats() call.", (s) => s.eventLoopDelayP99Ms / 1000);
   perActor('seatbelt_actor_heap_used_bytes', "V8 heap used by an actor's thread.", (s) => s.heapUsedBytes);
+  perActor('seatbelt_actor_cpu_seconds', "CPU time of an actor's current thread since it started (Linux; absent elsewhere).", (s) => s.cpuSeconds);
   const up = new Gauge({
     name: 'seatbelt_actor_up',
     help: '1 when the actor answered stats() in time, else 0.',

@@ -36,6 +36,10 @@ describe('runtime metrics', () => {
     const text = await response.text();
     expect(sample(text, 'seatbelt_actor_restarts_total', 'actor="a",cause="error"')).toBe(1);
     expect(sample(text, 'seatbelt_actor_up', 'actor="a"')).toBe(1);
+    // The restarted thread has run (booted, answered stats), but not for seconds.
+    const cpu = sample(text, 'seatbelt_actor_cpu_seconds', 'actor="a"');
+    expect(cpu).toBeGreaterThan(0);
+    expect(cpu).toBeLessThan(30);
     expect(text).toMatch(/^# TYPE seatbelt_main_event_loop_lag_seconds gauge$/m);
     expect((await fetch(`${url}/other`)).status).toBe(404);
   });
