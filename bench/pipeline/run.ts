@@ -113,13 +113,15 @@ async function run(compression: 'gzip' | 'none') {
   // Each stage thread's own CPU time over the run (null off Linux); the rest of the process's CPU
   // is the main thread, libuv's threads (the puts) and V8's helper threads (GC).
   const cpuByStage = Object.fromEntries(stages.map((s) => [s.id, s.cpuSeconds === null ? null : Number((s.cpuSeconds - (stageCpuAtStart.get(s.id) ?? 0)).toFixed(2))]));
-  const stagesCpu = Object.values(cpuByStage).reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  const known = Object.values(cpuByStage).every((v) => v !== null);
+  // The other threads' share only when every stage's own figure is known (Linux).
+  const otherCpu = known ? Number((cpuSeconds - Object.values(cpuByStage).reduce<number>((sum, v) => sum + v!, 0)).toFixed(2)) : null;
   const clean = await pipeline.stop();
   clearInterval(sampler);
   const totals = pipeline.ledger.totals();
   const lat = latencies(directory);
   rmSync(directory, { recursive: true, force: true });
-  return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: Number((cpuSeconds - stagesCpu).toFixed(2)) }, busyByStage };
+  return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: otherCpu }, busyByStage };
 }
 
 const plain = await run('none');
