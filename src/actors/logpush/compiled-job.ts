@@ -16,7 +16,7 @@ import { ndjsonTranscoder, type NdjsonTranscoder } from './transcode.js';
 import type { BatchReader, CodecStructures } from '../../runtime/codec.js';
 import { createSampler, type Sampler } from './sampler.js';
 import { UploadBatcher, resolveUploadLimits, type UploadLimits } from './upload-batcher.js';
-import { COMPRESSIONS, type UploadObject } from './upload-object.js';
+import { COMPRESSIONS, type StagedPart, type UploadObject } from './upload-object.js';
 import type { BufferPool } from '../../runtime/buffer-pool.js';
 
 /**
@@ -41,6 +41,8 @@ export interface CompiledJobOptions {
   readonly pool?: BufferPool;
   /** See UploadBatcherOptions.firstIntervalFraction. */
   readonly firstIntervalFraction?: number;
+  /** See UploadBatcherOptions.stage; given the job's compression (Destination.openStaging). */
+  readonly stage?: (compression: Compression) => StagedPart;
 }
 
 export class CompiledJob {
@@ -81,6 +83,7 @@ export class CompiledJob {
       ...(options.pool === undefined ? {} : { pool: options.pool }),
       ...(options.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: options.eventClockOffsetMs }),
       ...(options.firstIntervalFraction === undefined ? {} : { firstIntervalFraction: options.firstIntervalFraction }),
+      ...(options.stage === undefined ? {} : { stage: () => options.stage!(this.compression) }),
     });
   }
 
@@ -167,6 +170,11 @@ export class CompiledJob {
   /** Seals the open object now; returns whether there was one. */
   flush(): boolean {
     return this.batcher.flush();
+  }
+
+  /** Drops the open object unsealed (see UploadBatcher.discard). */
+  discard(): void {
+    this.batcher.discard();
   }
 
   /** When to tick next, or undefined while no object is open. */

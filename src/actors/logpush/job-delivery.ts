@@ -109,6 +109,8 @@ export class JobDelivery {
       ...(deps.eventClockOffsetMs === undefined ? {} : { eventClockOffsetMs: deps.eventClockOffsetMs }),
       ...(deps.pool === undefined ? {} : { pool: deps.pool }),
       ...(deps.staggerFirstObject === true ? { firstIntervalFraction: firstIntervalFraction(job.id) } : {}),
+      // A destination that can keep an open object's leading lines takes them as the object grows.
+      ...(deps.destination.openStaging === undefined ? {} : { stage: (compression) => deps.destination.openStaging!(job.id, compression) }),
     });
   }
 
@@ -197,6 +199,10 @@ export class JobDelivery {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    // Objects not put (a stop before they were): their events were not acked, and Buftee sends
+    // them again to whoever comes next; what was staged for them is litter now.
+    this.compiled.discard();
+    if (!this.putting) this.discardQueued();
     await this.deps.destination.close();
   }
 
@@ -207,8 +213,14 @@ export class JobDelivery {
     void this.pump();
   }
 
+  /** After close: the objects left will never be put; their staged parts are removed. */
+  private discardQueued(): void {
+    for (const object of this.objects.splice(0)) object.staged?.discard();
+  }
+
   private async pump(): Promise<void> {
-    if (this.putting || this.closed) return;
+    if (this.putting) return;
+    if (this.closed) return this.discardQueued();
     const object = this.objects[0];
     if (object === undefined) return;
     this.putting = true;
@@ -234,11 +246,13 @@ export class JobDelivery {
       if (retryable) {
         this.counts.retries++;
         this.putting = false;
-        if (!this.closed) this.retryTimer = setTimeout(() => void this.pump(), this.deps.retryDelayMs ?? 2000);
+        if (this.closed) this.discardQueued();
+        else this.retryTimer = setTimeout(() => void this.pump(), this.deps.retryDelayMs ?? 2000);
         return;
       }
       this.objects.shift();
       this.putDone(body);
+      body.staged?.discard();
       this.counts.failedObjects++;
       this.confirm(object, true);
     }

@@ -40,6 +40,31 @@ export interface UploadObject {
    */
   readonly firstLedgerId: number;
   readonly lastLedgerId: number;
+  /**
+   * The object's leading lines, already written out by its destination as the object grew
+   * (Destination.openStaging): the object is those followed by `body`. Absent, `body` is all of it.
+   * `bytes` and `records` count the whole object.
+   */
+  readonly staged?: StagedPart;
+}
+
+/**
+ * The leading part of an open object that its destination keeps for it (an object-store temporary
+ * file), so a job's object is not held whole in memory until it is sealed: the batcher hands over
+ * each full chunk of lines, the destination writes it (gzipped as a member of its own when the job
+ * compresses: concatenated gzip members are one gzip file), and put() adds the body after it.
+ */
+export interface StagedPart {
+  /** Uncompressed bytes of lines handed over so far. */
+  readonly bytes: number;
+  /**
+   * Takes `chunk` (whole lines) to write after what came before; calls `release` once it reads
+   * `chunk` no more (written, or compressed), so its buffer can go back to a pool. Never throws: a
+   * failed write is kept and tried again by the put.
+   */
+  append(chunk: Uint8Array, release: () => void): void;
+  /** Gives up the part (its job closed, its object refused for good): its file is removed. */
+  discard(): void;
 }
 
 /**
@@ -50,6 +75,7 @@ export interface UploadObject {
 export async function compressObject(object: UploadObject, compression: Compression, level = 6): Promise<UploadObject> {
   if (compression === object.compression) return object;
   if (object.compression !== 'none') throw new TypeError(`object ${object.seq} of job "${object.jobId}" is already ${object.compression}-compressed`);
+  // A staged object's body is its tail: gzipped on its own, it is one more member after the staged ones.
   return { ...object, compression, body: await gzipAsync(object.body, { level }) };
 }
 

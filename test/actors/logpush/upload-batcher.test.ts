@@ -11,7 +11,7 @@ import {
 } from '../../../src/actors/logpush/upload-batcher.js';
 import { BufferPool } from '../../../src/runtime/buffer-pool.js';
 import { firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
-import { compressObject, uncompressedBody, type UploadObject } from '../../../src/actors/logpush/upload-object.js';
+import { compressObject, uncompressedBody, type StagedPart, type UploadObject } from '../../../src/actors/logpush/upload-object.js';
 
 const text = (object: UploadObject): string => Buffer.from(object.body).toString('utf8');
 
@@ -321,5 +321,136 @@ describe('resolveUploadLimits', () => {
   it('the batcher checks limits handed to it directly', () => {
     expect(() => batcher({ maxRecords: 0 })).toThrow(expect.objectContaining({ code: 'ERR_LOGPUSH_CONFIG' }));
     expect(() => batcher({ maxIntervalMs: Number.POSITIVE_INFINITY })).toThrow(expect.objectContaining({ code: 'ERR_LOGPUSH_CONFIG' }));
+  });
+});
+
+/** A staged part that keeps its chunks in memory, as the object store's file would hold them. */
+class MemoryPart implements StagedPart {
+  bytes = 0;
+  readonly chunks: Buffer[] = [];
+  discarded = false;
+  released = 0;
+  append(chunk: Uint8Array, release: () => void): void {
+    this.bytes += chunk.byteLength;
+    // Copied, then released at once: the batcher may reuse the buffer from here on.
+    this.chunks.push(Buffer.from(chunk));
+    release();
+    this.released++;
+  }
+  discard(): void {
+    this.discarded = true;
+  }
+}
+
+/** The object's whole content: its staged chunks, then its body. */
+const whole = (object: UploadObject): string =>
+  Buffer.concat([...((object.staged as MemoryPart | undefined)?.chunks ?? []), Buffer.from(object.body)]).toString('utf8');
+
+describe('UploadBatcher with a staged part', () => {
+  it('hands its lines out in chunks of the spill size as the object grows, and the object is those chunks then its body', () => {
+    const parts: MemoryPart[] = [];
+    const objects: UploadObject[] = [];
+    const pool = new BufferPool({ maxPooledBytes: 1 << 20 });
+    const b = new UploadBatcher({
+      jobId: 'job-1',
+      limits: { maxBytes: 1 << 20, maxRecords: 100_000, maxIntervalMs: 1000 },
+      contentType: 'text/csv',
+      header: 'A,B',
+      onObject: (o) => objects.push(o),
+      stage: () => (parts.push(new MemoryPart()), parts[parts.length - 1]!),
+      spillBytes: 4096,
+      pool,
+    });
+    const lines = Array.from({ length: 1000 }, (_, i) => `${i},${'x'.repeat(i % 50)}`);
+    lines.forEach((line, i) => {
+      b.add(line, i, i, 0);
+      // Never more than the spill size (a pool's buffer may be one class larger) in memory.
+      expect(b.heldBytes).toBeLessThanOrEqual(8192);
+    });
+    expect(parts).toHaveLength(1);
+    expect(parts[0]!.chunks.length).toBeGreaterThan(5);
+    // Only whole lines in a chunk; the header only in the first.
+    expect(parts[0]!.chunks.every((c) => c[c.length - 1] === 0x0a)).toBe(true);
+    expect(parts[0]!.chunks[0]!.toString().startsWith('A,B\n')).toBe(true);
+    expect(b.openBytes).toBe(parts[0]!.bytes + b.heldBytes);
+    b.flush();
+    expect(objects).toHaveLength(1);
+    const [object] = objects;
+    expect(object!.staged).toBe(parts[0]);
+    expect(whole(object!)).toBe(`A,B\n${lines.join('\n')}\n`);
+    expect(object!.bytes).toBe(Buffer.byteLength(whole(object!)));
+    expect(object!.records).toBe(1000);
+    // Each chunk's buffer went back to the pool once released, and the next chunk reused one.
+    expect(parts[0]!.released).toBe(parts[0]!.chunks.length);
+    expect(pool.allocated).toBeLessThan(parts[0]!.chunks.length);
+    // The next object gets a part of its own.
+    b.add('next', 0, 1000, 0);
+    b.flush();
+    expect(objects[1]!.staged).toBeUndefined();
+    expect(whole(objects[1]!)).toBe('A,B\nnext\n');
+  });
+
+  it('discard drops the open object and its staged part; the next object starts afresh', () => {
+    const parts: MemoryPart[] = [];
+    const objects: UploadObject[] = [];
+    const b = new UploadBatcher({
+      jobId: 'job-1',
+      limits: { maxBytes: 1 << 20, maxRecords: 100_000, maxIntervalMs: 1000 },
+      contentType: 'application/x-ndjson',
+      onObject: (o) => objects.push(o),
+      stage: () => (parts.push(new MemoryPart()), parts[parts.length - 1]!),
+      spillBytes: 64,
+    });
+    for (let i = 0; i < 20; i++) b.add(`line-${i}`, i, i, 0);
+    expect(parts).toHaveLength(1);
+    b.discard();
+    expect(parts[0]!.discarded).toBe(true);
+    expect(b.openBytes).toBe(0);
+    expect(b.deadline).toBeUndefined();
+    expect(b.flush()).toBe(false);
+    b.add('after', 0, 20, 0);
+    b.flush();
+    expect(objects.map((o) => [o.seq, whole(o)])).toEqual([[0, 'after\n']]);
+  });
+
+  it('refuses a spill size out of range', () => {
+    const make = (spillBytes: number) => () =>
+      new UploadBatcher({ jobId: 'j', limits: { maxBytes: 1024, maxRecords: 10, maxIntervalMs: 1000 }, contentType: 'x', onObject: () => {}, spillBytes });
+    expect(make(15)).toThrow(/spillBytes/);
+    expect(make(1.5e3 + 0.5)).toThrow(/spillBytes/);
+    expect(make(2 ** 30)).toThrow(/spillBytes/);
+    expect(make(16)).not.toThrow();
+  });
+
+  it('(property) makes the same objects as without one, holding at most the spill size or one line', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 16, max: 200 }),
+        fc.integer({ min: 20, max: 600 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom(null, 'H', 'A,B,C'),
+        fc.array(fc.oneof({ weight: 9, arbitrary: fc.string({ unit: fc.constantFrom('a', 'é', '😀'), maxLength: 60 }) }, { weight: 1, arbitrary: fc.constant(null) }), { maxLength: 300 }),
+        (spillBytes, maxBytes, maxRecords, header, ops) => {
+          const limits = { maxBytes, maxRecords, maxIntervalMs: 1000 };
+          const plain: UploadObject[] = [];
+          const staged: UploadObject[] = [];
+          const a = new UploadBatcher({ jobId: 'j', limits, contentType: 'x', header, onObject: (o) => plain.push(o) });
+          const b = new UploadBatcher({ jobId: 'j', limits, contentType: 'x', header, onObject: (o) => staged.push(o), stage: () => new MemoryPart(), spillBytes });
+          const headerBytes = header === null ? 0 : Buffer.byteLength(header) + 1;
+          let maxLine = 0;
+          ops.forEach((line, id) => {
+            if (line === null) return void (a.flush(), b.flush());
+            expect(b.add(line, id, id, 0)).toBe(a.add(line, id, id, 0));
+            maxLine = Math.max(maxLine, Buffer.byteLength(line) + 1);
+            expect(b.openBytes).toBe(a.openBytes);
+            expect(b.heldBytes).toBeLessThanOrEqual(Math.max(spillBytes, headerBytes + maxLine));
+          });
+          a.flush();
+          b.flush();
+          expect(staged.map((o) => ({ ...o, staged: undefined, body: whole(o) }))).toEqual(plain.map((o) => ({ ...o, body: whole(o) })));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -6,7 +6,8 @@
  * destination's config, this is a destination opened from it (createDestination).
  */
 
-import type { UploadObject } from '../upload-object.js';
+import type { Compression } from '../../job.js';
+import type { StagedPart, UploadObject } from '../upload-object.js';
 
 export interface Destination {
   /**
@@ -22,6 +23,13 @@ export interface Destination {
    * being written when its response came).
    */
   readonly releasesBody?: boolean;
+  /**
+   * Where a job's open object can put its leading lines as it grows, instead of holding them until
+   * it is sealed (an object-store temporary file). Only destinations that can keep them have it.
+   * The part travels on the sealed object (UploadObject.staged), gzipped chunk by chunk as
+   * `compression` says, and put() writes the object's body after it.
+   */
+  openStaging?(jobId: string, compression: Compression): StagedPart;
   /** Stops: puts still waiting to retry reject with ERR_DESTINATION_CLOSED; resources are released. */
   close(): Promise<void>;
 }

@@ -12,11 +12,18 @@
  * (`_<seq>-1.log.gz`, ...). On a file system without hard links it falls back to checking the name
  * then renaming, which is safe while one writer owns the job (Logpush shards jobs to one actor).
  *
+ * An open object's leading lines can be written before it is sealed (`openStaging`): they go, a
+ * chunk at a time, to a temporary dot-file in the job's folder (`<job>/.<job>.<...>.tmp`); the put
+ * writes the object's last lines after them, syncs, and links the file under its key as above.
+ * A staged put that fails keeps its file and goes on from where it stopped when tried again.
+ *
  * Nothing outside the configured directory is touched: the job id must match NAME_PATTERN (no
  * slash, no dot-dot), the resolved path must lie inside the directory, and the directory the file
  * lands in must still lie inside it after symlinks are resolved.
  */
 
+import { gzip, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
 import { access, close, constants as fsConstants, fsync, link, mkdir, open, realpath, rename, unlink, write } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
@@ -25,7 +32,8 @@ import { NAME_PATTERN } from '../../job.js';
 import { describeValue } from '../../../runtime/errors.js';
 import { LogpushError, destinationClosedError, destinationPathError, messageOf } from '../errors.js';
 import { compactUtc, utcDate } from '../timestamp.js';
-import type { UploadObject } from '../upload-object.js';
+import type { Compression } from '../../job.js';
+import type { StagedPart, UploadObject } from '../upload-object.js';
 import type { Destination } from './destination.js';
 
 /** Suffixes tried when a key exists already; past this many, something is wrong with the seq. */
@@ -33,6 +41,7 @@ const MAX_KEY_SUFFIX = 100;
 /** Directories already checked against symlinks, kept for the next objects (one per job and day). */
 const MAX_CHECKED_DIRECTORIES = 1024;
 const NS_PER_MS = 1_000_000;
+const gzipAsync = promisify(gzip);
 
 export interface ObjectStoreOptions {
   /** The store's root; created when missing. */
@@ -89,6 +98,24 @@ export class ObjectStoreDestination implements Destination {
     await this.write(object);
   }
 
+  /**
+   * A temporary file in the job's folder for an open object's leading lines (Destination.openStaging).
+   * Never throws: a job id that is not a safe name (CompiledJob refuses those first) makes a part
+   * whose put fails for good.
+   */
+  openStaging(jobId: string, compression: Compression): StagedPart {
+    let folder: string | null = null;
+    let problem: LogpushError | null = null;
+    try {
+      checkJobId(jobId);
+      folder = path.join(this.directory, jobId);
+    } catch (error) {
+      problem = error instanceof LogpushError ? error : destinationPathError(messageOf(error));
+    }
+    const temp = folder === null ? '' : path.join(folder, `.${jobId}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
+    return new StagedFile(this, folder ?? this.directory, temp, compression === 'gzip', problem);
+  }
+
   /** Like put, and returns the key the object was stored under (relative to the directory, with /). */
   async write(object: UploadObject): Promise<string> {
     if (this.closed) throw destinationClosedError(`object ${object.seq} of job "${object.jobId}"`);
@@ -96,6 +123,7 @@ export class ObjectStoreDestination implements Destination {
     const key = objectKey(object, nowMs);
     const target = this.resolveInside(key);
     const folder = path.dirname(target);
+    if (object.staged !== undefined) return this.writeStaged(object, object.staged, nowMs, key, target, folder);
     // Unique in the machine's processes and threads (and 'wx' refuses a name that exists anyway):
     // no random bytes drawn per put.
     const temp = path.join(folder, `.${path.basename(target)}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
@@ -107,6 +135,32 @@ export class ObjectStoreDestination implements Destination {
       return stored;
     } catch (error) {
       await call(unlink, temp).catch(() => undefined);
+      if (error instanceof LogpushError) throw error;
+      throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: cannot store ${key}: ${messageOf(error)}`, {
+        retryable: true,
+        cause: error,
+      });
+    }
+  }
+
+  /** The put of an object whose leading lines are staged: its body after them, then the same publish. */
+  private async writeStaged(object: UploadObject, part: StagedPart, nowMs: number, key: string, target: string, folder: string): Promise<string> {
+    if (!(part instanceof StagedFile) || part.store !== this) {
+      throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: object ${object.seq} of job "${object.jobId}" was staged elsewhere`, { retryable: false });
+    }
+    try {
+      let stored = part.key;
+      if (stored === null) {
+        await this.prepareFolder(folder);
+        await part.finish(object.body, this.fsync);
+        stored = await this.publish(part.temp, object, nowMs, key, target);
+        // Linked: a retry (the folder's sync failed) must not link the same lines again.
+        part.key = stored;
+      }
+      if (this.fsync) await syncFolder(folder);
+      return stored;
+    } catch (error) {
+      // The temporary file stays: a retry goes on from what it holds (StagedFile.finish).
       if (error instanceof LogpushError) throw error;
       throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: cannot store ${key}: ${messageOf(error)}`, {
         retryable: true,
@@ -129,7 +183,7 @@ export class ObjectStoreDestination implements Destination {
   }
 
   /** Creates the folder, then checks that symlinks do not take it outside the store. */
-  private async prepareFolder(folder: string): Promise<void> {
+  async prepareFolder(folder: string): Promise<void> {
     if (this.checked.has(folder)) return;
     await call(mkdir, folder, { recursive: true });
     this.rootReal ??= await call<string>(realpath.native, this.directory);
@@ -182,6 +236,132 @@ export class ObjectStoreDestination implements Destination {
       { retryable: false },
     );
   }
+}
+
+/** A chunk with its place in the staged file, kept until written; `release` gives its lines' buffer back. */
+interface Pending {
+  readonly position: number;
+  readonly data: Uint8Array;
+  readonly release: (() => void) | null;
+}
+
+/**
+ * The staged part of one open object: a temporary file in its job's folder, written a chunk at a
+ * time in order (each chunk its own gzip member for a gzip job). Chunks get their place in the
+ * file when written (after compression), so a write that failed is tried again at the same place
+ * by the put, which then adds the body, syncs and closes. The lines of a failed write stay in
+ * memory until then; Buftee's limits on what a job holds bound them.
+ */
+class StagedFile implements StagedPart {
+  bytes = 0;
+  /** Set once the file is linked under its key. */
+  key: string | null = null;
+  /** Bytes of the file given a place so far. */
+  private size = 0;
+  private fd: number | null = null;
+  private created = false;
+  private readonly unwritten: Pending[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  /** Where the body goes; -1 until the first put. */
+  private bodyAt = -1;
+  /** Whole and synced: a retry goes on from the link. */
+  private complete = false;
+  private discarded = false;
+
+  constructor(
+    readonly store: ObjectStoreDestination,
+    private readonly folder: string,
+    readonly temp: string,
+    private readonly gzip: boolean,
+    /** Why a put of this part can never succeed (an unsafe job id, lines that could not be compressed). */
+    private problem: LogpushError | null,
+  ) {}
+
+  append(chunk: Uint8Array, release: () => void): void {
+    if (this.discarded || this.problem !== null) return release();
+    this.bytes += chunk.length;
+    this.chain = this.chain.then(() => this.writeChunk(chunk, release));
+  }
+
+  discard(): void {
+    if (this.discarded) return;
+    this.discarded = true;
+    this.chain = this.chain.then(async () => {
+      for (const pending of this.unwritten.splice(0)) pending.release?.();
+      if (this.fd !== null) await call(close, this.fd).catch(() => undefined);
+      this.fd = null;
+      if (this.created && this.key === null) await call(unlink, this.temp).catch(() => undefined);
+    });
+  }
+
+  /** Writes what is left and `body` after it, syncs (`sync`) and closes the file; nothing again once done. */
+  async finish(body: Uint8Array, sync: boolean): Promise<void> {
+    if (this.complete) return;
+    await this.chain;
+    if (this.problem !== null) throw this.problem;
+    if (this.discarded) throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `staged object ${this.temp} was discarded`, { retryable: false });
+    if (this.bodyAt < 0) {
+      this.bodyAt = this.size;
+      this.size += body.length;
+    }
+    const fd = await this.open();
+    while (this.unwritten.length > 0) {
+      const pending = this.unwritten[0]!;
+      await writeAt(fd, pending.data, pending.position);
+      this.unwritten.shift();
+      pending.release?.();
+    }
+    await writeAt(fd, body, this.bodyAt);
+    if (sync) await call(fsync, fd);
+    this.fd = null;
+    await call(close, fd);
+    this.complete = true;
+  }
+
+  private async writeChunk(chunk: Uint8Array, release: () => void): Promise<void> {
+    if (this.discarded) return release();
+    let data = chunk;
+    let keep: (() => void) | null = release;
+    if (this.gzip) {
+      try {
+        data = await gzipAsync(chunk);
+      } catch {
+        // zlib fails only when memory runs out; once more in line, else this object cannot be stored.
+        try {
+          data = gzipSync(chunk);
+        } catch (error) {
+          this.problem = new LogpushError('ERR_DESTINATION_UNAVAILABLE', `cannot compress lines staged in ${this.temp}: ${messageOf(error)}`, { retryable: false, cause: error });
+        }
+      }
+      release();
+      keep = null;
+      if (this.problem !== null) return;
+    }
+    const pending: Pending = { position: this.size, data, release: keep };
+    this.size += data.length;
+    try {
+      await writeAt(await this.open(), data, pending.position);
+      keep?.();
+    } catch {
+      // The put tries it again, and reports what fails then.
+      this.unwritten.push(pending);
+    }
+  }
+
+  private async open(): Promise<number> {
+    if (this.fd !== null) return this.fd;
+    await this.store.prepareFolder(this.folder);
+    // 'wx' the first time: a name that exists already is never written through.
+    this.fd = await call<number>(open, this.temp, this.created ? 'r+' : 'wx', 0o644);
+    this.created = true;
+    return this.fd;
+  }
+}
+
+/** Writes all of `data` at `position` of the file. */
+async function writeAt(fd: number, data: Uint8Array, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await call<number>(write, fd, data, offset, data.length - offset, position + offset);
 }
 
 function checkJobId(jobId: string): void {
