@@ -172,6 +172,15 @@ export class CompiledJob {
     return this.batcher.flush();
   }
 
+  /** Bytes of the open object, and of it in memory (UploadBatcher.openBytes, heldBytes). */
+  get openBytes(): number {
+    return this.batcher.openBytes;
+  }
+
+  get heldBytes(): number {
+    return this.batcher.heldBytes;
+  }
+
   /** Drops the open object unsealed (see UploadBatcher.discard). */
   discard(): void {
     this.batcher.discard();

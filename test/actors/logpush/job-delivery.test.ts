@@ -3,7 +3,7 @@
  * acks its batches as each object is put, in order; a job holding more than its share of Buftee's
  * budget asks for an urgent put slot.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { JobDelivery, firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
 import type { PutSlots } from '../../../src/actors/logpush/put-slots.js';
 import type { UploadObject } from '../../../src/actors/logpush/upload-object.js';
@@ -13,6 +13,11 @@ import { EdgeGenerator } from '../../../src/actors/sources/edge-generator.js';
 import { DEFAULT_FIELD_NAMES } from '../../../src/actors/defaults.js';
 import { BufferPool } from '../../../src/runtime/buffer-pool.js';
 import { gunzipSync } from 'node:zlib';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ObjectStoreDestination } from '../../../src/actors/logpush/destinations/object-store.js';
+import { DEFAULT_SPILL_BYTES } from '../../../src/actors/logpush/upload-batcher.js';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -258,6 +263,83 @@ describe('JobDelivery with a buffer pool', () => {
       // Kept by a destination that does not release bodies, an object's bytes are never written over.
       if (!releasesBody) for (const a of attempts) expect(Buffer.from(a.object.body).equals(a.copy)).toBe(true);
       expect(pool.reused > 0).toBe(releasesBody);
+    }
+  });
+});
+
+describe('JobDelivery to an object store', () => {
+  /** Files under `dir`, relative. */
+  const files = async (dir: string): Promise<string[]> =>
+    (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+
+  for (const compression of ['none', 'gzip'] as const) {
+    it(`stages its open object's lines in the store as it grows, and stores them all under the key (${compression})`, async () => {
+      const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
+      try {
+        const generator = new EdgeGenerator({ seed: 5, zones: 100 });
+        const writer = new BatchWriter(generator.codec);
+        const reader = new BatchReader(generator.codec);
+        const acks: number[] = [];
+        const pool = new BufferPool({ maxPooledBytes: 4 << 20 });
+        const delivery = new JobDelivery(
+          { id: 'big', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression, max_upload_interval_seconds: 300, destination: { type: 'object-store', directory: root } },
+          1,
+          { destination: new ObjectStoreDestination({ directory: root, fsync: false }), ledger: Ledger.create({ maxJobs: 4 }), ack: (_s, offset) => acks.push(offset), onError: () => {}, structures: generator.codec.spec, pool },
+        );
+        let events = 0;
+        for (let offset = 1; offset <= 40; offset++) {
+          writer.begin('http_requests');
+          generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
+          const bytes = writer.finish();
+          reader.reset(bytes);
+          delivery.add(offset, bytes.length, reader, 0);
+          events += 100;
+        }
+        // ~2 MB of lines, open: the job's folder has the temporary file, memory at most the spill size.
+        await vi.waitFor(async () => expect((await files(root)).filter((f) => f.endsWith('.tmp'))).toHaveLength(1));
+        expect(delivery.compiled.heldBytes).toBeLessThanOrEqual(2 * DEFAULT_SPILL_BYTES);
+        expect(delivery.compiled.openBytes).toBeGreaterThan(8 * DEFAULT_SPILL_BYTES);
+        expect(acks).toEqual([]);
+        delivery.flush();
+        await delivery.whenIdle();
+        expect(acks).toEqual([40]);
+        const stored = await files(root);
+        expect(stored).toHaveLength(1);
+        const body = await readFile(path.join(root, stored[0]!));
+        const text = (compression === 'gzip' ? gunzipSync(body) : body).toString();
+        const parsed = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(parsed).toHaveLength(events);
+        expect(Object.keys(parsed[0]!)).toEqual(DEFAULT_FIELD_NAMES);
+        await delivery.close();
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('closing with an object open removes what it staged', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
+    try {
+      const generator = new EdgeGenerator({ seed: 6, zones: 100 });
+      const writer = new BatchWriter(generator.codec);
+      const reader = new BatchReader(generator.codec);
+      const delivery = new JobDelivery(
+        { id: 'big', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression: 'none', max_upload_interval_seconds: 300, destination: { type: 'object-store', directory: root } },
+        1,
+        { destination: new ObjectStoreDestination({ directory: root, fsync: false }), ledger: Ledger.create({ maxJobs: 4 }), ack: () => {}, onError: () => {}, structures: generator.codec.spec },
+      );
+      for (let offset = 1; offset <= 20; offset++) {
+        writer.begin('http_requests');
+        generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
+        const bytes = writer.finish();
+        reader.reset(bytes);
+        delivery.add(offset, bytes.length, reader, 0);
+      }
+      await vi.waitFor(async () => expect(await files(root)).toHaveLength(1));
+      await delivery.close();
+      await vi.waitFor(async () => expect(await files(root)).toEqual([]));
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });

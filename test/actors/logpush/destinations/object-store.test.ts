@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -171,5 +171,98 @@ describe('ObjectStoreDestination', () => {
     const body = gzipSync('a\n');
     const key = await store.write({ ...uploadObject(['a']), compression: 'gzip', body });
     expect(Buffer.compare(await readFile(path.join(root, key)), body)).toBe(0);
+  });
+});
+
+describe('ObjectStoreDestination staging', () => {
+  const lines = (from: number, count: number): string[] => Array.from({ length: count }, (_, i) => `{"n":${from + i},"pad":"${'p'.repeat((from + i) % 37)}"}`);
+  const chunk = (ls: string[]): Buffer => Buffer.from(ls.map((l) => `${l}\n`).join(''));
+  /** The temporary files under the store. */
+  const temps = async (): Promise<string[]> => (await listFiles(root)).filter((f) => f.endsWith('.tmp'));
+
+  it("writes an open object's chunks to a temporary file in its job's folder, then the body after them under the key", async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    const part = store.openStaging('job-1', 'none');
+    let released = 0;
+    const all = lines(0, 300);
+    for (let i = 0; i < 250; i += 50) part.append(chunk(all.slice(i, i + 50)), () => released++);
+    expect(part.bytes).toBe(chunk(all.slice(0, 250)).length);
+    // Written while the object is still open: a dot-file in the job's folder, not yet an object.
+    await vi.waitFor(async () => expect(released).toBe(5));
+    const [temp] = await temps();
+    expect(temp).toMatch(/^job-1\/\.job-1\..*\.tmp$/);
+    expect((await readFile(path.join(root, temp!))).length).toBe(part.bytes);
+    const key = await store.write({ ...uploadObject(all), body: chunk(all.slice(250)), staged: part });
+    expect(key).toBe('job-1/20241114/20241114T100000Z_20241114T100500Z_0.log');
+    expect((await readFile(path.join(root, key))).toString()).toBe(chunk(all).toString());
+    expect(await temps()).toEqual([]);
+  });
+
+  it('gzips each chunk as a member of its own: the object gunzips to all its lines', async () => {
+    const store = new ObjectStoreDestination({ directory: root, fsync: false });
+    const part = store.openStaging('job-1', 'gzip');
+    const all = lines(0, 400);
+    let released = 0;
+    for (let i = 0; i < 300; i += 100) part.append(chunk(all.slice(i, i + 100)), () => released++);
+    const key = await store.write({ ...uploadObject(all), compression: 'gzip', body: gzipSync(chunk(all.slice(300))), staged: part });
+    expect(released).toBe(3);
+    expect(key.endsWith('.log.gz')).toBe(true);
+    expect(gunzipSync(await readFile(path.join(root, key))).toString()).toBe(chunk(all).toString());
+  });
+
+  it('keeps chunks it could not write and writes them with the put once the disk lets it, in place', async () => {
+    // A file where the job's folder should be: opening the temporary file fails.
+    await mkdir(root, { recursive: true });
+    await writeFile(path.join(root, 'job-1'), 'in the way');
+    const store = new ObjectStoreDestination({ directory: root });
+    const part = store.openStaging('job-1', 'none');
+    const all = lines(0, 120);
+    let released = 0;
+    part.append(chunk(all.slice(0, 40)), () => released++);
+    part.append(chunk(all.slice(40, 80)), () => released++);
+    const object = { ...uploadObject(all), body: chunk(all.slice(80)), staged: part };
+    await expect(store.write(object)).rejects.toMatchObject({ code: 'ERR_DESTINATION_UNAVAILABLE', retryable: true });
+    // Held, not lost: the lines' buffers are still in use.
+    expect(released).toBe(0);
+    await rm(path.join(root, 'job-1'));
+    const key = await store.write(object);
+    expect((await readFile(path.join(root, key))).toString()).toBe(chunk(all).toString());
+    expect(released).toBe(2);
+    expect(await listFiles(root)).toEqual([key]);
+  });
+
+  it('a retry after the object was stored does not store it again', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    const part = store.openStaging('job-1', 'none');
+    part.append(chunk(lines(0, 10)), () => {});
+    const object = { ...uploadObject(lines(0, 20)), body: chunk(lines(10, 10)), staged: part };
+    const key = await store.write(object);
+    expect(await store.write(object)).toBe(key);
+    expect(await listFiles(root)).toEqual([key]);
+  });
+
+  it('discard removes the temporary file and releases what it held', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    const part = store.openStaging('job-1', 'none');
+    let released = 0;
+    part.append(chunk(lines(0, 50)), () => released++);
+    await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+    part.discard();
+    await vi.waitFor(async () => expect(await temps()).toEqual([]));
+    expect(released).toBe(1);
+    await expect(store.write({ ...uploadObject(lines(0, 60)), body: chunk(lines(50, 10)), staged: part })).rejects.toMatchObject({ retryable: false });
+  });
+
+  it("refuses a part another store staged, and a job id that is not a safe name, touching nothing outside", async () => {
+    const other = new ObjectStoreDestination({ directory: outside });
+    const store = new ObjectStoreDestination({ directory: root });
+    const foreign = other.openStaging('job-1', 'none');
+    await expect(store.write({ ...uploadObject(['a']), staged: foreign })).rejects.toMatchObject({ retryable: false });
+    const unsafe = store.openStaging('../escape', 'none');
+    let released = 0;
+    unsafe.append(chunk(['x']), () => released++);
+    expect(released).toBe(1);
+    await expect(store.write({ ...uploadObject(['a']), staged: unsafe })).rejects.toMatchObject({ code: 'ERR_DESTINATION_PATH' });
+    expect(await listFiles(path.dirname(root))).toEqual([]);
   });
 });
