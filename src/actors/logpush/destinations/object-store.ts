@@ -24,7 +24,7 @@
 
 import { gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
-import { access, close, constants as fsConstants, fsync, link, mkdir, open, realpath, rename, unlink, write } from 'node:fs';
+import { access, close, constants as fsConstants, fsync, link, mkdir, open, readdir, realpath, rename, stat, unlink, write } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import path from 'node:path';
@@ -42,6 +42,12 @@ const MAX_KEY_SUFFIX = 100;
 const MAX_CHECKED_DIRECTORIES = 1024;
 const NS_PER_MS = 1_000_000;
 const gzipAsync = promisify(gzip);
+/**
+ * A staged file of another writer untouched this long is litter (its Logpush died before the put):
+ * removed when the job's next staging opens. An open object is written to at least every interval
+ * (at most 300 s), so 30 minutes leaves every live one alone, a put retrying that long included.
+ */
+export const STALE_STAGED_MS = 30 * 60 * 1000;
 
 export interface ObjectStoreOptions {
   /** The store's root; created when missing. */
@@ -80,6 +86,8 @@ export class ObjectStoreDestination implements Destination {
   private closed = false;
   private readonly checked = new Set<string>();
   private rootReal: string | undefined;
+  /** Job folders swept of stale staged files already (one per job: a destination serves one job). */
+  private readonly swept = new Set<string>();
   /** A put settles after its last write's callback, and reads the body nowhere else. */
   readonly releasesBody = true;
 
@@ -113,6 +121,10 @@ export class ObjectStoreDestination implements Destination {
       problem = error instanceof LogpushError ? error : destinationPathError(messageOf(error));
     }
     const temp = folder === null ? '' : path.join(folder, `.${jobId}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
+    if (folder !== null && !this.swept.has(folder) && this.swept.size < MAX_CHECKED_DIRECTORIES) {
+      this.swept.add(folder);
+      void this.sweep(folder, jobId);
+    }
     return new StagedFile(this, folder ?? this.directory, temp, compression === 'gzip', problem);
   }
 
@@ -136,10 +148,38 @@ export class ObjectStoreDestination implements Destination {
     } catch (error) {
       await call(unlink, temp).catch(() => undefined);
       if (error instanceof LogpushError) throw error;
+      // A folder removed under us is made again by the retry.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') this.checked.delete(folder);
       throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: cannot store ${key}: ${messageOf(error)}`, {
         retryable: true,
         cause: error,
       });
+    }
+  }
+
+  /**
+   * Removes the job's staged files that a dead writer left (not this thread's, untouched for
+   * STALE_STAGED_MS): a Logpush that crashed with 1,000 objects open left 1,000 of them.
+   */
+  private async sweep(folder: string, jobId: string): Promise<void> {
+    const prefix = `.${jobId}.`;
+    const ours = `${prefix}${TEMP_PREFIX}${threadId}-`;
+    let names: string[];
+    try {
+      names = await call<string[]>(readdir, folder);
+    } catch {
+      return; // No folder yet: nothing left behind.
+    }
+    const before = this.now() - STALE_STAGED_MS;
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith('.tmp') || name.startsWith(ours)) continue;
+      const file = path.join(folder, name);
+      try {
+        const info = await call<{ mtimeMs: number; isFile(): boolean }>(stat, file);
+        if (info.isFile() && info.mtimeMs < before) await call(unlink, file);
+      } catch {
+        // Gone already, or not ours to remove: left as it is.
+      }
     }
   }
 
@@ -162,6 +202,12 @@ export class ObjectStoreDestination implements Destination {
     } catch (error) {
       // The temporary file stays: a retry goes on from what it holds (StagedFile.finish).
       if (error instanceof LogpushError) throw error;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        // A folder removed under us is made again by the retry; a staged file removed is lost.
+        this.checked.delete(folder);
+        this.checked.delete(path.dirname(part.temp));
+        if (part.created && !(await exists(part.temp))) throw part.lost(error);
+      }
       throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: cannot store ${key}: ${messageOf(error)}`, {
         retryable: true,
         cause: error,
@@ -259,7 +305,8 @@ class StagedFile implements StagedPart {
   /** Bytes of the file given a place so far. */
   private size = 0;
   private fd: number | null = null;
-  private created = false;
+  /** The temporary file was made (it should exist until linked or discarded). */
+  created = false;
   private readonly unwritten: Pending[] = [];
   private chain: Promise<void> = Promise.resolve();
   /** Where the body goes; -1 until the first put. */
@@ -318,6 +365,12 @@ class StagedFile implements StagedPart {
     this.complete = true;
   }
 
+  /** The file was removed under us: the lines written there are gone, and no retry brings them back. */
+  lost(cause: unknown): LogpushError {
+    this.problem = new LogpushError('ERR_DESTINATION_UNAVAILABLE', `staged file ${this.temp} was removed before its object was stored`, { retryable: false, cause });
+    return this.problem;
+  }
+
   private async writeChunk(chunk: Uint8Array, release: () => void): Promise<void> {
     if (this.discarded) return release();
     let data = chunk;
@@ -352,7 +405,12 @@ class StagedFile implements StagedPart {
     if (this.fd !== null) return this.fd;
     await this.store.prepareFolder(this.folder);
     // 'wx' the first time: a name that exists already is never written through.
-    this.fd = await call<number>(open, this.temp, this.created ? 'r+' : 'wx', 0o644);
+    try {
+      this.fd = await call<number>(open, this.temp, this.created ? 'r+' : 'wx', 0o644);
+    } catch (error) {
+      if (this.created && (error as NodeJS.ErrnoException).code === 'ENOENT') throw this.lost(error);
+      throw error;
+    }
     this.created = true;
     return this.fd;
   }

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { ObjectStoreDestination, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
+import { ObjectStoreDestination, STALE_STAGED_MS, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
 import { NOV_14_10H_NS, uploadObject } from '../fixtures/upload-objects.js';
 
 let root: string;
@@ -251,6 +251,30 @@ describe('ObjectStoreDestination staging', () => {
     await vi.waitFor(async () => expect(await temps()).toEqual([]));
     expect(released).toBe(1);
     await expect(store.write({ ...uploadObject(lines(0, 60)), body: chunk(lines(50, 10)), staged: part })).rejects.toMatchObject({ retryable: false });
+  });
+
+  it('a staged file removed under it fails the put for good (its lines are gone), not retried forever', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    const part = store.openStaging('job-1', 'none');
+    part.append(chunk(lines(0, 10)), () => {});
+    await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+    await rm(path.join(root, (await temps())[0]!));
+    const object = { ...uploadObject(lines(0, 20)), body: chunk(lines(10, 10)), staged: part };
+    await expect(store.write(object)).rejects.toMatchObject({ code: 'ERR_DESTINATION_UNAVAILABLE', retryable: false, message: expect.stringContaining('removed') });
+    await expect(store.write(object)).rejects.toMatchObject({ retryable: false });
+    expect(await listFiles(root)).toEqual([]);
+  });
+
+  it("removes the job's staged files a dead writer left, once stale, and no others", async () => {
+    const folder = path.join(root, 'job-1');
+    await mkdir(folder, { recursive: true });
+    const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
+    const names = ['.job-1.1234-abcd-7-1.tmp', '.job-1.1234-abcd-7-2.tmp', '.job-2.1234-abcd-7-1.tmp', 'keep.tmp', '.job-1.fresh-1.tmp'];
+    for (const name of names) await writeFile(path.join(folder, name), 'x');
+    for (const name of names.slice(0, 4)) await utimes(path.join(folder, name), old, old);
+    const store = new ObjectStoreDestination({ directory: root });
+    store.openStaging('job-1', 'none');
+    await vi.waitFor(async () => expect(await listFiles(root)).toEqual(['job-1/.job-1.fresh-1.tmp', 'job-1/.job-2.1234-abcd-7-1.tmp', 'job-1/keep.tmp']));
   });
 
   it("refuses a part another store staged, and a job id that is not a safe name, touching nothing outside", async () => {
