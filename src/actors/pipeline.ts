@@ -45,6 +45,7 @@ import { JobTable } from './job-table.js';
 import { createInFlight } from './buftee/nats/in-flight.js';
 import { resolveNatsOptions, type NatsBufteeOptions, type ResolvedNatsOptions, type Role } from './buftee/nats/options.js';
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_PRESSURE_ALERT_HOLD_MS, PressureAlerts } from './pressure-alerts.js';
 
 export type ConfigSource =
   | { jobs: JobConfig[] }
@@ -78,6 +79,11 @@ export interface PipelineOptions {
   guard?: Omit<ConfigGuardOptions, 'policy' | 'onAlert' | 'onEvent' | 'now'>;
   /** How often the owner reads Buftee's pressure. Default 100 ms. */
   pressureWatchMs?: number;
+  /**
+   * A rise to soft pressure this soon after the last `buftee_pressure` alert is logged as a warning,
+   * not raised again (pressure-alerts.ts); a rise to hard always is. Default 60 s (0 to 1 h).
+   */
+  pressureAlertHoldMs?: number;
   /** Where alert lines (and the owner's other lines) go. Default: the supervisor's log options. */
   log?: LoggerOptions;
   /** The datasets taken in; events of any other are counted `unconfigured`. Default both. */
@@ -144,7 +150,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   private fallback = false;
   /** The accepted config's jobs in shared memory, built once per config. */
   private jobTable: { config: unknown; table: JobTable } | null = null;
-  private lastLevel: Pressure = 'ok';
+  private readonly pressureAlerts: PressureAlerts;
   private watcher: NodeJS.Timeout | null = null;
   readonly structures: CodecStructures = PIPELINE_STRUCTURES;
   private supervisor: Supervisor | null = null;
@@ -177,6 +183,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     this.ledger = Ledger.create({ maxJobs: options.maxJobs ?? 100_000 });
     const log = options.log ?? options.supervisor?.log ?? {};
     this.log = createLogger({ component: 'pipeline' }, { level: log.level ?? 'info', destination: log.destination ?? 2 });
+    this.pressureAlerts = new PressureAlerts(options.pressureAlertHoldMs ?? DEFAULT_PRESSURE_ALERT_HOLD_MS);
     this.pressureBuffer = createPressureGauges();
     this.pressure = new PressureGauges(this.pressureBuffer);
     this.guard = new ConfigGuard({
@@ -224,18 +231,21 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   private watchPressure(): void {
     const snapshot = this.pressure.snapshot();
     const level = snapshot.level;
-    const previous = this.lastLevel;
-    this.lastLevel = level;
-    if (level === previous) return;
-    if (level === 'ok') {
+    const change = this.pressureAlerts.next(level, performance.now());
+    if (change === 'none') return;
+    if (change === 'cleared') {
       this.log.info({ pressure: level, buffers: snapshot.buffers }, 'buftee pressure cleared; forwarding resumes');
       return;
     }
-    if (previous === 'hard') return;
     const falling = this.guard.mode === 'fail-open' && !this.fallback;
     const limit = snapshot.maxBuffers === null ? 'no limit' : `limit ${snapshot.maxBuffers}`;
     const sheds = level === 'hard' ? 'the fail-open surplus and each job beyond its fair share' : 'the fail-open surplus';
-    this.raise({
+    if (change === 'repeat') {
+      this.log.warn(
+        { pressure: level, repeats: this.pressureAlerts.repeats, buffers: snapshot.buffers, bytes: snapshot.bytes },
+        `buftee pressure ${level} again within ${this.pressureAlerts.holdMs} ms of its alert (${(snapshot.bytes / 2 ** 20).toFixed(1)} MiB held); Logfwdr sheds ${sheds}`,
+      );
+    } else this.raise({
       alert: 'buftee_pressure',
       level,
       message:
@@ -245,6 +255,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
       generation: this.guard.generation,
       at: Date.now(),
     });
+    // A fail-open episode falls back whether or not this rise was an alert of its own.
     if (falling) {
       this.fallback = true;
       void this.pushConfig();
