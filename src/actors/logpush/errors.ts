@@ -78,6 +78,14 @@ export function destinationClosedError(what: string): LogpushError {
   return new LogpushError('ERR_DESTINATION_CLOSED', `${what}: the destination is closed`, { retryable: true });
 }
 
+/**
+ * An object whose leading lines another destination staged (UploadObject.staged): this one would
+ * store only its body, so it refuses it for good (counted destination_failed, never a silent loss).
+ */
+export function stagedElsewhereError(what: string): LogpushError {
+  return new LogpushError('ERR_DESTINATION_UNAVAILABLE', `${what}: its leading lines were staged by another destination`, { retryable: false });
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -11,7 +11,7 @@
 
 import { Agent, request, type Dispatcher } from 'undici';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { LogpushError, configError, configProblem, destinationClosedError, messageOf } from '../errors.js';
+import { LogpushError, configError, configProblem, destinationClosedError, messageOf, stagedElsewhereError } from '../errors.js';
 import type { UploadObject } from '../upload-object.js';
 import type { Destination } from './destination.js';
 import { decideRetry, resolveRetryPolicy, type AttemptOutcome, type RetryPolicy } from './retry-policy.js';
@@ -97,6 +97,7 @@ export class HttpDestination implements Destination {
 
   put(object: UploadObject): Promise<void> {
     if (this.closing.signal.aborted) return Promise.reject(destinationClosedError(`POST ${this.shownUrl}`));
+    if (object.staged !== undefined) return Promise.reject(stagedElsewhereError(`POST ${this.shownUrl} (object ${object.seq} of job "${object.jobId}")`));
     const done = this.deliver(object);
     this.inFlight.add(done);
     const forget = (): void => {

@@ -30,7 +30,7 @@ import { threadId } from 'node:worker_threads';
 import path from 'node:path';
 import { NAME_PATTERN } from '../../job.js';
 import { describeValue } from '../../../runtime/errors.js';
-import { LogpushError, destinationClosedError, destinationPathError, messageOf } from '../errors.js';
+import { LogpushError, destinationClosedError, destinationPathError, messageOf, stagedElsewhereError } from '../errors.js';
 import { compactUtc, utcDate } from '../timestamp.js';
 import type { Compression } from '../../job.js';
 import type { StagedPart, UploadObject } from '../upload-object.js';
@@ -186,7 +186,7 @@ export class ObjectStoreDestination implements Destination {
   /** The put of an object whose leading lines are staged: its body after them, then the same publish. */
   private async writeStaged(object: UploadObject, part: StagedPart, nowMs: number, key: string, target: string, folder: string): Promise<string> {
     if (!(part instanceof StagedFile) || part.store !== this) {
-      throw new LogpushError('ERR_DESTINATION_UNAVAILABLE', `object store ${this.directory}: object ${object.seq} of job "${object.jobId}" was staged elsewhere`, { retryable: false });
+      throw stagedElsewhereError(`object store ${this.directory}: object ${object.seq} of job "${object.jobId}"`);
     }
     try {
       let stored = part.key;

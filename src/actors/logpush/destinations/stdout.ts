@@ -6,7 +6,7 @@
  */
 
 import type { Writable } from 'node:stream';
-import { LogpushError, destinationClosedError, messageOf } from '../errors.js';
+import { LogpushError, destinationClosedError, messageOf, stagedElsewhereError } from '../errors.js';
 import { uncompressedBody, type UploadObject } from '../upload-object.js';
 import type { Destination } from './destination.js';
 
@@ -43,6 +43,7 @@ export class StdoutDestination implements Destination {
   put(object: UploadObject): Promise<void> {
     const what = `object ${object.seq} of job "${object.jobId}" to stdout`;
     if (this.closed) return Promise.reject(destinationClosedError(what));
+    if (object.staged !== undefined) return Promise.reject(stagedElsewhereError(what));
     // Gunzipped while the previous put writes; handled here so a corrupt body that fails before
     // its turn is not an unhandled rejection (the put below still rejects with it).
     const body = uncompressedBody(object);

@@ -168,6 +168,15 @@ describe('HttpDestination', () => {
     expect(sleeps).toEqual([5, 10]);
   });
 
+  it('refuses for good an object whose leading lines another destination staged, sending nothing', async () => {
+    let requests = 0;
+    const { url } = await serve((res) => (requests++, reply(res, 200)));
+    const d = new HttpDestination({ url });
+    await expect(d.put({ ...uploadObject(['b']), staged: { bytes: 2, append: () => {}, discard: () => {} } })).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('staged') });
+    expect(requests).toBe(0);
+    await d.close();
+  });
+
   it('close() ends a put that is waiting to retry, and refuses new puts', async () => {
     const { url } = await serve((res) => reply(res, 503));
     const d = new HttpDestination({ url, retry: { baseMs: 60_000, maxMs: 60_000 }, random: () => 0.99 });

@@ -56,6 +56,13 @@ describe('StdoutDestination', () => {
     expect(owned.stream.writableEnded).toBe(true);
   });
 
+  it('refuses for good an object whose leading lines another destination staged (it would write only the rest)', async () => {
+    const { stream, text } = collect();
+    const d = new StdoutDestination({ stream });
+    await expect(d.put({ ...uploadObject(['b']), staged: { bytes: 2, append: () => {}, discard: () => {} } })).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('staged') });
+    expect(text()).toBe('');
+  });
+
   it('writes to process.stdout by default', async () => {
     const d = new StdoutDestination();
     const original = process.stdout.write.bind(process.stdout);
