@@ -248,8 +248,7 @@ export class ObjectStoreDestination implements Destination {
     // 1,000 folders, 64 at a time), with less kernel time too.
     const fd = await call<number>(open, temp, 'wx', 0o644);
     try {
-      let offset = 0;
-      while (offset < body.length) offset += await call<number>(write, fd, body, offset, body.length - offset, null);
+      await writeAt(fd, body, 0);
       if (this.fsync) await call(fsync, fd);
     } finally {
       await call(close, fd);
