@@ -13,10 +13,10 @@ import { EdgeGenerator } from '../../../src/actors/sources/edge-generator.js';
 import { DEFAULT_FIELD_NAMES } from '../../../src/actors/defaults.js';
 import { BufferPool } from '../../../src/runtime/buffer-pool.js';
 import { gunzipSync } from 'node:zlib';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ObjectStoreDestination } from '../../../src/actors/logpush/destinations/object-store.js';
+import { ObjectStoreDestination, STALE_STAGED_MS } from '../../../src/actors/logpush/destinations/object-store.js';
 import { DEFAULT_SPILL_BYTES } from '../../../src/actors/logpush/upload-batcher.js';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -316,6 +316,57 @@ describe('JobDelivery to an object store', () => {
       }
     });
   }
+
+  it('a Logpush that dies with an object staged loses nothing: its successor stores every event again, and the litter is swept once stale', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
+    try {
+      const generator = new EdgeGenerator({ seed: 8, zones: 100 });
+      const writer = new BatchWriter(generator.codec);
+      const batches: Uint8Array[] = [];
+      for (let i = 0; i < 20; i++) {
+        writer.begin('http_requests');
+        generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
+        batches.push(writer.finish().slice());
+      }
+      const job = { id: 'big', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression: 'none' as const, max_upload_interval_seconds: 300, destination: { type: 'object-store' as const, directory: root } };
+      const open = () => {
+        const acks: number[] = [];
+        const delivery = new JobDelivery(job, 1, { destination: new ObjectStoreDestination({ directory: root, fsync: false }), ledger: Ledger.create({ maxJobs: 4 }), ack: (_s, offset) => acks.push(offset), onError: () => {}, structures: generator.codec.spec });
+        const reader = new BatchReader(generator.codec);
+        batches.forEach((bytes, i) => {
+          reader.reset(bytes);
+          delivery.add(i + 1, bytes.length, reader, 0);
+        });
+        return { delivery, acks };
+      };
+      // The first dies with its object open and staged: never closed, nothing acked.
+      const first = open();
+      await vi.waitFor(async () => expect((await files(root)).filter((f) => f.endsWith('.tmp'))).toHaveLength(1));
+      // A dead Logpush was another thread (or process): its file carries another writer's name.
+      const litter = path.join('big', '.big.99999-dead0000-7-1.tmp');
+      await rename(path.join(root, (await files(root))[0]!), path.join(root, litter));
+      expect(first.acks).toEqual([]);
+      // Buftee sends the unacked batches again to the successor, which stores them all.
+      const second = open();
+      second.delivery.flush();
+      await second.delivery.whenIdle();
+      expect(second.acks).toEqual([20]);
+      const logs = (await files(root)).filter((f) => f.endsWith('.log'));
+      expect(logs).toHaveLength(1);
+      const lines = (await readFile(path.join(root, logs[0]!), 'utf8')).trimEnd().split('\n');
+      expect(lines).toHaveLength(2000);
+      expect(new Set(lines.map((l) => (JSON.parse(l) as { RayID: string }).RayID)).size).toBe(2000);
+      // The dead one's staged file is left while it could still be live, swept once stale.
+      expect(await files(root)).toContain(litter);
+      const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
+      await utimes(path.join(root, litter), old, old);
+      const third = open();
+      await vi.waitFor(async () => expect(await files(root)).not.toContain(litter));
+      await Promise.all([first, second, third].map((d) => d.delivery.close()));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 
   it('closing with an object open removes what it staged', async () => {
     const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
