@@ -3,7 +3,7 @@
  * acks its batches as each object is put, in order; a job holding more than its share of Buftee's
  * budget asks for an urgent put slot.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JobDelivery, firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
 import type { PutSlots } from '../../../src/actors/logpush/put-slots.js';
 import type { UploadObject } from '../../../src/actors/logpush/upload-object.js';
@@ -268,129 +268,109 @@ describe('JobDelivery with a buffer pool', () => {
 });
 
 describe('JobDelivery to an object store', () => {
-  /** Files under `dir`, relative. */
-  const files = async (dir: string): Promise<string[]> =>
-    (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Files under the store, relative. */
+  const files = async (): Promise<string[]> =>
+    (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
+  const temps = async (): Promise<string[]> => (await files()).filter((f) => f.endsWith('.tmp'));
+
+  /** `count` batches of 100 generated events (~50 kB of lines each). */
+  function batches(seed: number, count: number): { generator: EdgeGenerator; batches: Uint8Array[] } {
+    const generator = new EdgeGenerator({ seed, zones: 100 });
+    const writer = new BatchWriter(generator.codec);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      writer.begin('http_requests');
+      generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
+      out.push(writer.finish().slice());
+    }
+    return { generator, batches: out };
+  }
+
+  /** A delivery of job "big" to the store, with its own destination (a Logpush's), given every batch in order. */
+  function deliver(input: { generator: EdgeGenerator; batches: Uint8Array[] }, compression: 'none' | 'gzip' = 'none'): { delivery: JobDelivery; acks: number[] } {
+    const acks: number[] = [];
+    const job = { id: 'big', dataset: 'http_requests' as const, zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression, max_upload_interval_seconds: 300, destination: { type: 'object-store' as const, directory: root } };
+    const delivery = new JobDelivery(job, 1, {
+      destination: new ObjectStoreDestination({ directory: root, fsync: false }),
+      ledger: Ledger.create({ maxJobs: 4 }),
+      ack: (_s, offset) => acks.push(offset),
+      onError: () => {},
+      structures: input.generator.codec.spec,
+      pool: new BufferPool({ maxPooledBytes: 4 << 20 }),
+    });
+    const reader = new BatchReader(input.generator.codec);
+    input.batches.forEach((bytes, i) => {
+      reader.reset(bytes);
+      delivery.add(i + 1, bytes.length, reader, 0);
+    });
+    return { delivery, acks };
+  }
+
+  /** The lines of the one object stored. */
+  async function storedLines(gzip = false): Promise<string[]> {
+    const logs = (await files()).filter((f) => /\.log(\.gz)?$/.test(f));
+    expect(logs).toHaveLength(1);
+    const body = await readFile(path.join(root, logs[0]!));
+    return (gzip ? gunzipSync(body) : body).toString().trimEnd().split('\n');
+  }
 
   for (const compression of ['none', 'gzip'] as const) {
     it(`stages its open object's lines in the store as it grows, and stores them all under the key (${compression})`, async () => {
-      const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
-      try {
-        const generator = new EdgeGenerator({ seed: 5, zones: 100 });
-        const writer = new BatchWriter(generator.codec);
-        const reader = new BatchReader(generator.codec);
-        const acks: number[] = [];
-        const pool = new BufferPool({ maxPooledBytes: 4 << 20 });
-        const delivery = new JobDelivery(
-          { id: 'big', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression, max_upload_interval_seconds: 300, destination: { type: 'object-store', directory: root } },
-          1,
-          { destination: new ObjectStoreDestination({ directory: root, fsync: false }), ledger: Ledger.create({ maxJobs: 4 }), ack: (_s, offset) => acks.push(offset), onError: () => {}, structures: generator.codec.spec, pool },
-        );
-        let events = 0;
-        for (let offset = 1; offset <= 40; offset++) {
-          writer.begin('http_requests');
-          generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
-          const bytes = writer.finish();
-          reader.reset(bytes);
-          delivery.add(offset, bytes.length, reader, 0);
-          events += 100;
-        }
-        // ~2 MB of lines, open: the job's folder has the temporary file, memory at most the spill size.
-        await vi.waitFor(async () => expect((await files(root)).filter((f) => f.endsWith('.tmp'))).toHaveLength(1));
-        expect(delivery.compiled.heldBytes).toBeLessThanOrEqual(2 * DEFAULT_SPILL_BYTES);
-        expect(delivery.compiled.openBytes).toBeGreaterThan(8 * DEFAULT_SPILL_BYTES);
-        expect(acks).toEqual([]);
-        delivery.flush();
-        await delivery.whenIdle();
-        expect(acks).toEqual([40]);
-        const stored = await files(root);
-        expect(stored).toHaveLength(1);
-        const body = await readFile(path.join(root, stored[0]!));
-        const text = (compression === 'gzip' ? gunzipSync(body) : body).toString();
-        const parsed = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-        expect(parsed).toHaveLength(events);
-        expect(Object.keys(parsed[0]!)).toEqual(DEFAULT_FIELD_NAMES);
-        await delivery.close();
-      } finally {
-        await rm(root, { recursive: true, force: true });
-      }
+      const { delivery, acks } = deliver(batches(5, 40), compression);
+      // ~2 MB of lines, open: the job's folder has the temporary file, memory at most the spill size.
+      await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+      expect(delivery.compiled.heldBytes).toBeLessThanOrEqual(2 * DEFAULT_SPILL_BYTES);
+      expect(delivery.compiled.openBytes).toBeGreaterThan(8 * DEFAULT_SPILL_BYTES);
+      expect(acks).toEqual([]);
+      delivery.flush();
+      await delivery.whenIdle();
+      expect(acks).toEqual([40]);
+      const lines = await storedLines(compression === 'gzip');
+      expect(lines).toHaveLength(4000);
+      expect(Object.keys(JSON.parse(lines[0]!) as object)).toEqual(DEFAULT_FIELD_NAMES);
+      expect(await temps()).toEqual([]);
+      await delivery.close();
     });
   }
 
   it('a Logpush that dies with an object staged loses nothing: its successor stores every event again, and the litter is swept once stale', async () => {
-    const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
-    try {
-      const generator = new EdgeGenerator({ seed: 8, zones: 100 });
-      const writer = new BatchWriter(generator.codec);
-      const batches: Uint8Array[] = [];
-      for (let i = 0; i < 20; i++) {
-        writer.begin('http_requests');
-        generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
-        batches.push(writer.finish().slice());
-      }
-      const job = { id: 'big', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression: 'none' as const, max_upload_interval_seconds: 300, destination: { type: 'object-store' as const, directory: root } };
-      const open = () => {
-        const acks: number[] = [];
-        const delivery = new JobDelivery(job, 1, { destination: new ObjectStoreDestination({ directory: root, fsync: false }), ledger: Ledger.create({ maxJobs: 4 }), ack: (_s, offset) => acks.push(offset), onError: () => {}, structures: generator.codec.spec });
-        const reader = new BatchReader(generator.codec);
-        batches.forEach((bytes, i) => {
-          reader.reset(bytes);
-          delivery.add(i + 1, bytes.length, reader, 0);
-        });
-        return { delivery, acks };
-      };
-      // The first dies with its object open and staged: never closed, nothing acked.
-      const first = open();
-      await vi.waitFor(async () => expect((await files(root)).filter((f) => f.endsWith('.tmp'))).toHaveLength(1));
-      // A dead Logpush was another thread (or process): its file carries another writer's name.
-      const litter = path.join('big', '.big.99999-dead0000-7-1.tmp');
-      await rename(path.join(root, (await files(root))[0]!), path.join(root, litter));
-      expect(first.acks).toEqual([]);
-      // Buftee sends the unacked batches again to the successor, which stores them all.
-      const second = open();
-      second.delivery.flush();
-      await second.delivery.whenIdle();
-      expect(second.acks).toEqual([20]);
-      const logs = (await files(root)).filter((f) => f.endsWith('.log'));
-      expect(logs).toHaveLength(1);
-      const lines = (await readFile(path.join(root, logs[0]!), 'utf8')).trimEnd().split('\n');
-      expect(lines).toHaveLength(2000);
-      expect(new Set(lines.map((l) => (JSON.parse(l) as { RayID: string }).RayID)).size).toBe(2000);
-      // The dead one's staged file is left while it could still be live, swept once stale.
-      expect(await files(root)).toContain(litter);
-      const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
-      await utimes(path.join(root, litter), old, old);
-      const third = open();
-      await vi.waitFor(async () => expect(await files(root)).not.toContain(litter));
-      await Promise.all([first, second, third].map((d) => d.delivery.close()));
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    const input = batches(8, 20);
+    // The first dies with its object open and staged: never closed, nothing acked.
+    const first = deliver(input);
+    await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+    // A dead Logpush was another thread (or process): its file carries another writer's name.
+    const litter = path.join('big', '.big.99999-dead0000-7-1.tmp');
+    await rename(path.join(root, (await temps())[0]!), path.join(root, litter));
+    expect(first.acks).toEqual([]);
+    // Buftee sends the unacked batches again to the successor, which stores them all.
+    const second = deliver(input);
+    second.delivery.flush();
+    await second.delivery.whenIdle();
+    expect(second.acks).toEqual([20]);
+    const lines = await storedLines();
+    expect(lines).toHaveLength(2000);
+    expect(new Set(lines.map((l) => (JSON.parse(l) as { RayID: string }).RayID)).size).toBe(2000);
+    // The dead one's staged file is left while it could still be live, swept once stale.
+    expect(await files()).toContain(litter);
+    const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
+    await utimes(path.join(root, litter), old, old);
+    const third = deliver(input);
+    await vi.waitFor(async () => expect(await files()).not.toContain(litter));
+    await Promise.all([first, second, third].map((d) => d.delivery.close()));
   });
 
   it('closing with an object open removes what it staged', async () => {
-    const root = await mkdtemp(path.join(tmpdir(), 'seatbelt-delivery-'));
-    try {
-      const generator = new EdgeGenerator({ seed: 6, zones: 100 });
-      const writer = new BatchWriter(generator.codec);
-      const reader = new BatchReader(generator.codec);
-      const delivery = new JobDelivery(
-        { id: 'big', dataset: 'http_requests', zones: [1], output_options: { field_names: DEFAULT_FIELD_NAMES }, compression: 'none', max_upload_interval_seconds: 300, destination: { type: 'object-store', directory: root } },
-        1,
-        { destination: new ObjectStoreDestination({ directory: root, fsync: false }), ledger: Ledger.create({ maxJobs: 4 }), ack: () => {}, onError: () => {}, structures: generator.codec.spec },
-      );
-      for (let offset = 1; offset <= 20; offset++) {
-        writer.begin('http_requests');
-        generator.fillBatch(writer, 'http_requests', 100, 1_731_600_000_000_000_000, 1_000_000);
-        const bytes = writer.finish();
-        reader.reset(bytes);
-        delivery.add(offset, bytes.length, reader, 0);
-      }
-      await vi.waitFor(async () => expect(await files(root)).toHaveLength(1));
-      await delivery.close();
-      await vi.waitFor(async () => expect(await files(root)).toEqual([]));
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    const { delivery } = deliver(batches(6, 20));
+    await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+    await delivery.close();
+    await vi.waitFor(async () => expect(await files()).toEqual([]));
   });
 });
