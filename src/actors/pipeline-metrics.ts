@@ -223,6 +223,20 @@ export function createPipelineMetrics(pipeline: Pipeline, options: PipelineMetri
     },
   });
 
+  new Gauge({
+    name: 'seatbelt_logpush_open_object_bytes',
+    help: 'Bytes of the objects Logpush has open (not yet sealed), over its jobs: in memory, or already written to the destination\'s staged files (object store).',
+    labelNames: ['where'],
+    registers: [registry],
+    async collect() {
+      const stats = await actorStats();
+      this.reset();
+      const open = stats.find((s) => s.id === 'logpush')?.actor.openObjects as { memoryBytes?: unknown; stagedBytes?: unknown } | undefined;
+      if (typeof open?.memoryBytes === 'number') this.set({ where: 'memory' }, open.memoryBytes);
+      if (typeof open?.stagedBytes === 'number') this.set({ where: 'staged' }, open.stagedBytes);
+    },
+  });
+
   // Buftee's pressure, as it publishes it in shared memory: one snapshot per scrape.
   const pressure = sharedPerScrape(async () => pipeline.pressure.snapshot());
   const pressureGauge = (name: string, help: string, value: (p: Awaited<ReturnType<typeof pressure>>) => number | null): void => {

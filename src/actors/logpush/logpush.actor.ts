@@ -424,6 +424,8 @@ export const actor = defineActor<LogpushArgs, State>({
   stats: (_ctx, state) => ({
     ...state.counts,
     heldBytes: [...state.jobs.values()].reduce((a, d) => a + d.heldBytes, 0),
+    // The jobs' open objects: the lines still in memory, and those already in their staged files.
+    openObjects: openObjectBytes(state.jobs.values()),
     pendingAcks: state.pendingAcks.length,
     putsBusy: state.slots.busy,
     putsQueued: state.slots.queued,
@@ -435,3 +437,15 @@ export const actor = defineActor<LogpushArgs, State>({
     jobs: Object.fromEntries([...take(state.jobs.values(), MAX_JOBS_IN_STATS)].map((d) => [d.job.id, { ...d.counts, pendingBatches: d.pendingBatches }])),
   }),
 });
+
+/** Bytes of the open objects of `deliveries`: in memory, and staged at their destinations (UploadBatcher.heldBytes, openBytes). */
+function openObjectBytes(deliveries: Iterable<JobDelivery>): { memoryBytes: number; stagedBytes: number } {
+  let memoryBytes = 0;
+  let stagedBytes = 0;
+  for (const d of deliveries) {
+    const held = d.compiled.heldBytes;
+    memoryBytes += held;
+    stagedBytes += d.compiled.openBytes - held;
+  }
+  return { memoryBytes, stagedBytes };
+}
