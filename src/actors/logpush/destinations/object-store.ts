@@ -304,6 +304,8 @@ class StagedFile implements StagedPart {
   /** Bytes of the file given a place so far. */
   private size = 0;
   private fd: number | null = null;
+  /** Chunks appended and not yet written (or kept). */
+  private queued = 0;
   /** The temporary file was made (it should exist until linked or discarded). */
   created = false;
   private readonly unwritten: Pending[] = [];
@@ -326,7 +328,12 @@ class StagedFile implements StagedPart {
   append(chunk: Uint8Array, release: () => void): void {
     if (this.discarded || this.problem !== null) return release();
     this.bytes += chunk.length;
-    this.chain = this.chain.then(() => this.writeChunk(chunk, release));
+    this.queued++;
+    this.chain = this.chain.then(async () => {
+      await this.writeChunk(chunk, release);
+      // The file is open only while chunks wait: 100,000 jobs with objects open hold no descriptors.
+      if (--this.queued === 0) await this.closeFile();
+    });
   }
 
   discard(): void {
@@ -334,8 +341,7 @@ class StagedFile implements StagedPart {
     this.discarded = true;
     this.chain = this.chain.then(async () => {
       for (const pending of this.unwritten.splice(0)) pending.release?.();
-      if (this.fd !== null) await call(close, this.fd).catch(() => undefined);
-      this.fd = null;
+      await this.closeFile();
       if (this.created && this.key === null) await call(unlink, this.temp).catch(() => undefined);
     });
   }
@@ -350,18 +356,28 @@ class StagedFile implements StagedPart {
       this.bodyAt = this.size;
       this.size += body.length;
     }
-    const fd = await this.open();
-    while (this.unwritten.length > 0) {
-      const pending = this.unwritten[0]!;
-      await writeAt(fd, pending.data, pending.position);
-      this.unwritten.shift();
-      pending.release?.();
+    try {
+      const fd = await this.open();
+      while (this.unwritten.length > 0) {
+        const pending = this.unwritten[0]!;
+        await writeAt(fd, pending.data, pending.position);
+        this.unwritten.shift();
+        pending.release?.();
+      }
+      await writeAt(fd, body, this.bodyAt);
+      if (sync) await call(fsync, fd);
+    } finally {
+      // Closed whatever happened: a put that waits to be tried again holds no descriptor.
+      await this.closeFile();
     }
-    await writeAt(fd, body, this.bodyAt);
-    if (sync) await call(fsync, fd);
-    this.fd = null;
-    await call(close, fd);
     this.complete = true;
+  }
+
+  private async closeFile(): Promise<void> {
+    const fd = this.fd;
+    if (fd === null) return;
+    this.fd = null;
+    await call(close, fd).catch(() => undefined);
   }
 
   /** The file was removed under us: the lines written there are gone, and no retry brings them back. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -195,6 +195,33 @@ describe('ObjectStoreDestination staging', () => {
     const key = await store.write({ ...uploadObject(all), body: chunk(all.slice(250)), staged: part });
     expect(key).toBe('job-1/20241114/20241114T100000Z_20241114T100500Z_0.log');
     expect((await readFile(path.join(root, key))).toString()).toBe(chunk(all).toString());
+    expect(await temps()).toEqual([]);
+  });
+
+  it('holds no file descriptor between chunks: 200 open objects, none open once their chunks are written', async () => {
+    const store = new ObjectStoreDestination({ directory: root, fsync: false });
+    /** Descriptors of this process open on a staged file of the store. */
+    const openStaged = async (): Promise<number> => {
+      let n = 0;
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target.startsWith(root) && target.endsWith('.tmp')) n++;
+      }
+      return n;
+    };
+    let released = 0;
+    const parts = Array.from({ length: 200 }, (_, i) => {
+      const part = store.openStaging(`job-${i}`, 'none');
+      part.append(chunk(lines(i, 5)), () => released++);
+      part.append(chunk(lines(i + 5, 5)), () => released++);
+      return part;
+    });
+    await vi.waitFor(() => expect(released).toBe(400));
+    await vi.waitFor(async () => expect(await openStaged()).toBe(0));
+    expect(await temps()).toHaveLength(200);
+    const keys = await Promise.all(parts.map((part, i) => store.write({ ...uploadObject(lines(i, 12)), jobId: `job-${i}`, body: chunk(lines(i + 10, 2)), staged: part })));
+    for (const [i, key] of keys.entries()) expect((await readFile(path.join(root, key))).toString()).toBe(chunk(lines(i, 12)).toString());
+    expect(await openStaged()).toBe(0);
     expect(await temps()).toEqual([]);
   });
 
