@@ -48,6 +48,18 @@ const gzipAsync = promisify(gzip);
  * (at most 300 s), so 30 minutes leaves every live one alone, a put retrying that long included.
  */
 export const STALE_STAGED_MS = 30 * 60 * 1000;
+/**
+ * Job folders this thread swept already: once per job and Logpush life is enough (what a dead
+ * predecessor left is there from the start), not once per delivery, which reopens after each idle
+ * spell. Bounded: cleared when full, so a job may be swept again.
+ */
+const swept = new Set<string>();
+const MAX_SWEPT_FOLDERS = 65_536;
+
+/** Forgets the folders swept: a new Logpush thread starts with none; a test in one thread plays a successor with it. */
+export function forgetSweptFolders(): void {
+  swept.clear();
+}
 
 export interface ObjectStoreOptions {
   /** The store's root; created when missing. */
@@ -86,8 +98,6 @@ export class ObjectStoreDestination implements Destination {
   private closed = false;
   private readonly checked = new Set<string>();
   private rootReal: string | undefined;
-  /** Job folders swept of stale staged files already (one per job: a destination serves one job). */
-  private readonly swept = new Set<string>();
   /** A put settles after its last write's callback, and reads the body nowhere else. */
   readonly releasesBody = true;
 
@@ -121,8 +131,9 @@ export class ObjectStoreDestination implements Destination {
       problem = error instanceof LogpushError ? error : destinationPathError(messageOf(error));
     }
     const temp = folder === null ? '' : path.join(folder, `.${jobId}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
-    if (folder !== null && !this.swept.has(folder) && this.swept.size < MAX_CHECKED_DIRECTORIES) {
-      this.swept.add(folder);
+    if (folder !== null && !swept.has(folder)) {
+      if (swept.size >= MAX_SWEPT_FOLDERS) swept.clear();
+      swept.add(folder);
       void this.sweep(folder, jobId);
     }
     return new StagedFile(this, folder ?? this.directory, temp, compression === 'gzip', problem);

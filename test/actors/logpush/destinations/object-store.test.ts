@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { ObjectStoreDestination, STALE_STAGED_MS, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
+import { ObjectStoreDestination, STALE_STAGED_MS, forgetSweptFolders, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
 import { NOV_14_10H_NS, uploadObject } from '../fixtures/upload-objects.js';
 
 let root: string;
@@ -302,6 +302,24 @@ describe('ObjectStoreDestination staging', () => {
     const store = new ObjectStoreDestination({ directory: root });
     store.openStaging('job-1', 'none');
     await vi.waitFor(async () => expect(await listFiles(root)).toEqual(['job-1/.job-1.fresh-1.tmp', 'job-1/.job-2.1234-abcd-7-1.tmp', 'job-1/keep.tmp']));
+  });
+
+  it("sweeps a job's folder once per thread, not again for each delivery that reopens", async () => {
+    const folder = path.join(root, 'job-1');
+    new ObjectStoreDestination({ directory: root }).openStaging('job-1', 'none');
+    await mkdir(folder, { recursive: true });
+    const stale = path.join(folder, '.job-1.1234-abcd-7-1.tmp');
+    await writeFile(stale, 'x');
+    const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
+    await utimes(stale, old, old);
+    // A later delivery of the job (a new destination) in the same thread: no second readdir.
+    new ObjectStoreDestination({ directory: root }).openStaging('job-1', 'none');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await listFiles(root)).toEqual(['job-1/.job-1.1234-abcd-7-1.tmp']);
+    // A new Logpush thread starts with none swept.
+    forgetSweptFolders();
+    new ObjectStoreDestination({ directory: root }).openStaging('job-1', 'none');
+    await vi.waitFor(async () => expect(await listFiles(root)).toEqual([]));
   });
 
   it("refuses a part another store staged, and a job id that is not a safe name, touching nothing outside", async () => {
