@@ -55,8 +55,6 @@ export interface UploadObject {
  * compresses: concatenated gzip members are one gzip file), and put() adds the body after it.
  */
 export interface StagedPart {
-  /** Uncompressed bytes of lines handed over so far. */
-  readonly bytes: number;
   /**
    * Takes `chunk` (whole lines) to write after what came before; calls `release` once it reads
    * `chunk` no more (written, or compressed), so its buffer can go back to a pool. Never throws: a

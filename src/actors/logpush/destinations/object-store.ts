@@ -309,7 +309,6 @@ interface Pending {
  * memory until then; Buftee's limits on what a job holds bound them.
  */
 class StagedFile implements StagedPart {
-  bytes = 0;
   /** Set once the file is linked under its key. */
   key: string | null = null;
   /** Bytes of the file given a place so far. */
@@ -338,7 +337,6 @@ class StagedFile implements StagedPart {
 
   append(chunk: Uint8Array, release: () => void): void {
     if (this.discarded || this.problem !== null) return release();
-    this.bytes += chunk.length;
     this.queued++;
     this.chain = this.chain.then(async () => {
       await this.writeChunk(chunk, release);

@@ -59,7 +59,7 @@ describe('StdoutDestination', () => {
   it('refuses for good an object whose leading lines another destination staged (it would write only the rest)', async () => {
     const { stream, text } = collect();
     const d = new StdoutDestination({ stream });
-    await expect(d.put({ ...uploadObject(['b']), staged: { bytes: 2, append: () => {}, discard: () => {} } })).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('staged') });
+    await expect(d.put({ ...uploadObject(['b']), staged: { append: () => {}, discard: () => {} } })).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('staged') });
     expect(text()).toBe('');
   });
 
