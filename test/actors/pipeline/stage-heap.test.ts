@@ -32,4 +32,12 @@ describe("the stages' heaps", () => {
       expect(await pipeline.stop()).toBe(true);
     }
   });
+
+  it('refuses an initial old space outside 0-256 MiB before anything starts', () => {
+    for (const bad of [-1, 257, 1.5]) {
+      expect(() =>
+        createPipeline({ config: { jobs: [] }, stageInitialOldSpaceMb: bad, supervisor: { onRootFailure: 'emit', log: { level: 'silent' } }, log: { level: 'silent' } }),
+      ).toThrow(/stageInitialOldSpaceMb must be an integer number of MiB from 0 to 256/);
+    }
+  });
 });
