@@ -261,6 +261,30 @@ export class BatchWriter {
     return this.tryAdd(reader.key(index), reader.timestamp(index), reader.bytes, reader.payloadOffset(index), reader.payloadLength(index));
   }
 
+  /**
+   * `tryAddFrom` for a router that forwards event after event into its writers (Logreceiver's
+   * demux): returns the batch's byteLength with the event in it, or -1 when the batch is full
+   * (nothing added), so the caller reads no getter per event; the payload range comes from the
+   * reader's checked table, so it is not validated again.
+   */
+  tryForward(reader: BatchReader, index: number): number {
+    if (this.state !== OPEN) this.checkOpen();
+    if (reader.structuresFingerprint !== this.codec.fingerprint || reader.structuresVersion !== this.codec.version) return this.tryAddFrom(reader, index) ? this.byteLength : -1;
+    const length = reader.payloadLength(index);
+    const key = reader.key(index);
+    const keyIndex = this.indexOfKey(key);
+    const newKeyLength = keyIndex === undefined ? this.newKeyLength(key) : 0;
+    const start = align8(this.payloadsEnd);
+    const total = batchByteLength(start + length, this.eventCount + 1, this.keyEnds.length + (keyIndex === undefined ? 1 : 0), this.stringsLength + newKeyLength);
+    // Over maxBytes: fits() says whether an empty batch would take it (and throws when not).
+    if (total > this.maxBytes && !this.fits(start + length, keyIndex === undefined, newKeyLength, key)) return -1;
+    const at = PAYLOADS_OFFSET + start;
+    if (at + length > this.buf.length) this.ensureCapacity(at + length);
+    if (length > 0) reader.copyPayload(index, this.buf, at);
+    this.commit(key, keyIndex, newKeyLength, reader.timestamp(index), start + length);
+    return total;
+  }
+
   /** `tryAddFrom`, throwing ERR_CODEC_TOO_LARGE instead of returning false. */
   addFrom(reader: BatchReader, index: number): void {
     if (!this.tryAddFrom(reader, index)) throw this.fullError(reader.payloadLength(index), reader.key(index));

@@ -227,6 +227,35 @@ describe('batch codec', () => {
     );
   });
 
+  it('tryForward makes the same batch as tryAddFrom, answers its byteLength, and -1 where tryAddFrom is full (property)', () => {
+    const source = new BatchWriter(codec);
+    const reader = new BatchReader(codec);
+    fc.assert(
+      fc.property(batchArb, fc.func(fc.boolean()), fc.boolean(), fc.integer({ min: 256, max: 4096 }), (batch, keep, shared, maxBytes) => {
+        const bytes = writeBatch(source, batch);
+        reader.reset(shared ? inSharedMemory(bytes) : bytes, shared ? 64 : 0, bytes.length);
+        const byForward = new BatchWriter(codec, { maxBytes, initialBytes: 64 }).begin(reader.dataset);
+        const byAddFrom = new BatchWriter(codec, { maxBytes, initialBytes: 64 }).begin(reader.dataset);
+        for (let i = 0; i < reader.count; i++) {
+          if (!keep(reader.key(i), i)) continue;
+          let added: boolean;
+          try {
+            added = byAddFrom.tryAddFrom(reader, i);
+          } catch (error) {
+            // Too large for any batch: tryForward refuses it the same way.
+            expect(codeOf(() => byForward.tryForward(reader, i))).toBe((error as CodecError).code);
+            continue;
+          }
+          const answer = byForward.tryForward(reader, i);
+          expect(answer).toBe(added ? byAddFrom.byteLength : -1);
+          expect(byForward.byteLength).toBe(byAddFrom.byteLength);
+        }
+        expect(Buffer.from(byForward.finish())).toEqual(Buffer.from(byAddFrom.finish()));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('passes a batch through a shared-memory ring and decodes it from the ring view', () => {
     const producer = new RingProducer(createRing({ capacity: 1 << 16 }));
     const consumer = new RingConsumer(producer.ring);

@@ -55,6 +55,8 @@ interface Open {
   slot: number;
   dataset: string;
   writer: BatchWriter;
+  /** The writer's byteLength after its last event (tryForward's answer: no getter per event). */
+  bytes: number;
   /** When the first event went in (for the caller's max-delay flush). */
   since: number;
 }
@@ -149,15 +151,17 @@ export class Demultiplexer {
 
   private place(slot: number, key: number, dataset: string, reader: BatchReader, i: number, now: number): void {
     let open = this.open.get(key) ?? this.openBatch(key, slot, dataset, now);
-    let before = open.writer.byteLength;
-    if (!open.writer.tryAddFrom(reader, i)) {
+    let bytes = open.writer.tryForward(reader, i);
+    if (bytes < 0) {
       this.makeReady(open);
       open = this.openBatch(key, slot, dataset, now);
-      before = open.writer.byteLength;
-      open.writer.addFrom(reader, i);
+      bytes = open.writer.tryForward(reader, i);
+      // An empty batch refuses only what no batch takes, and tryForward threw for that already.
+      if (bytes < 0) throw new Error(`demux: an empty batch refused event ${i}`);
     }
-    this.pendingBytes += open.writer.byteLength - before;
-    if (open.writer.byteLength >= this.options.targetBatchBytes || open.writer.count >= this.options.targetBatchEvents) this.makeReady(open);
+    this.pendingBytes += bytes - open.bytes;
+    open.bytes = bytes;
+    if (bytes >= this.options.targetBatchBytes || open.writer.count >= this.options.targetBatchEvents) this.makeReady(open);
   }
 
   /**
@@ -221,9 +225,10 @@ export class Demultiplexer {
   }
 
   private openBatch(key: number, slot: number, dataset: string, now: number): Open {
-    const open = { key, slot, dataset, writer: this.writer().begin(dataset, this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES), since: now };
+    const writer = this.writer().begin(dataset, this.open.size < ROOMY_WRITERS ? WRITER_ROOMY_BYTES : WRITER_SMALL_BYTES);
+    const open = { key, slot, dataset, writer, bytes: writer.byteLength, since: now };
     this.open.set(key, open);
-    this.pendingBytes += open.writer.byteLength;
+    this.pendingBytes += open.bytes;
     return open;
   }
 
