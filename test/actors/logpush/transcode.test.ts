@@ -27,6 +27,8 @@ const scalar = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 127 }) },
   { weight: 3, arbitrary: fc.integer({ min: -32, max: -1 }) },
   { weight: 6, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }) },
+  // Where the digit count changes, and where int32 ends.
+  { weight: 2, arbitrary: fc.constantFrom(0, 9, 10, 99_999, 100_000, 999_999_999, 1e9, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, -(2 ** 31), -(2 ** 31) + 1, -1e9, -10, -9) },
   { weight: 3, arbitrary: fc.double() },
   { weight: 3, arbitrary: fc.constantFrom(1_731_600_000_000_000_000, 1.5e21, -0, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53 + 2) },
   { weight: 6, arbitrary: fc.string() },
