@@ -197,6 +197,31 @@ describe('batch codec', () => {
     );
   });
 
+  it('reads a key as a number exactly when Number() makes the same of it from plain digits, else -1 (property)', () => {
+    const writer = new BatchWriter(codec);
+    const reader = new BatchReader(codec);
+    const keyArb = fc.oneof(
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map(String),
+      fc.constantFrom('0', '00', '007', '1e3', ' 7', '7 ', '+7', '-7', '7.0', '0x10', '', '999999999999999', '1000000000000000', '٣'),
+      fc.string({ unit: fc.constantFrom('0', '1', '9', 'a', '.', '-'), maxLength: 17 }),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(keyArb, { minLength: 1, maxLength: 50 }), (keys) => {
+        writer.begin('http_requests');
+        for (const key of keys) writer.add(key, 1, Uint8Array.of(0xc0));
+        reader.reset(writer.finish());
+        for (let k = 0; k < reader.keyCount; k++) {
+          const n = reader.keyNumber(k);
+          const key = reader.keyByIndex(k);
+          const plain = /^(0|[1-9][0-9]{0,14})$/.test(key);
+          expect(n).toBe(plain ? Number(key) : -1);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => reader.keyNumber(99)).toThrow();
+  });
+
   it('forwards a subset of events by payload range: identical payload bytes, nothing re-encoded (property)', () => {
     const source = new BatchWriter(codec);
     const forward = new BatchWriter(codec);

@@ -98,8 +98,10 @@ function apply(state: State, config: StageConfig): void {
   state.generation = config.generation;
 }
 
-function jobsOf(state: State, dataset: string, key: string): readonly number[] | number {
-  const slots = state.routes.slotsFor(dataset, Number(key));
+/** The jobs of key `k` of the batch `reader` holds: its zone, read as a number without a string when it is plain digits. */
+function jobsOf(state: State, dataset: string, reader: BatchReader, k: number): readonly number[] | number {
+  const zone = reader.keyNumber(k);
+  const slots = state.routes.slotsFor(dataset, zone >= 0 ? zone : Number(reader.keyByIndex(k)));
   if (state.mode === 'fail-closed') return DROP;
   if (slots.length > 0) return slots;
   return state.mode === 'fail-open' ? FORWARD_SURPLUS : DROP;
@@ -173,7 +175,7 @@ function route(batch: Uint8Array, ctx: { log: { warn(o: object, m: string): void
   const dataset = reader.dataset;
   const keyJobs = state.keyJobs;
   keyJobs.length = reader.keyCount;
-  for (let k = 0; k < keyJobs.length; k++) keyJobs[k] = jobsOf(state, dataset, reader.keyByIndex(k));
+  for (let k = 0; k < keyJobs.length; k++) keyJobs[k] = jobsOf(state, dataset, reader, k);
   const level = state.pressure?.levelIndex() ?? 0;
   fair.roll(performance.now());
   // Every event of the record goes to a job and nothing is shed: the record is forwarded as it
