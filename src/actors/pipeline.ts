@@ -88,7 +88,7 @@ export interface PipelineOptions {
   /**
    * V8's initial old generation for the stages' isolates, in MiB (runtime/isolate-heap.ts): fewer
    * full GCs for a little more memory. A process-wide V8 flag, set at start() for the workers made
-   * after it. Default 64; 0 leaves V8's sizing (or the process's own flag) alone; at most 256.
+   * after it. Default 32; 0 leaves V8's sizing (or the process's own flag) alone; at most 256.
    */
   stageInitialOldSpaceMb?: number;
   /** Where alert lines (and the owner's other lines) go. Default: the supervisor's log options. */
@@ -147,7 +147,7 @@ const STAGES = ['logpush', 'buftee', 'logreceiver', 'logfwdr'] as const;
  */
 export const STAGE_YOUNG_GENERATION_MB = 12;
 /** See PipelineOptions.stageInitialOldSpaceMb and runtime/isolate-heap.ts. */
-export const DEFAULT_STAGE_INITIAL_OLD_SPACE_MB = 64;
+export const DEFAULT_STAGE_INITIAL_OLD_SPACE_MB = 32;
 
 export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [number] }> {
   readonly ledger: Ledger;

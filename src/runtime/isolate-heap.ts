@@ -9,7 +9,9 @@
  * (task): v8: 8MB / 20MB / 11MB"). So Buftee and Logpush ran a full mark-compact every ~0.7 s
  * (bench:pipeline, 3 M events: 22 and 21 of them; Logreceiver 11), and V8's helper threads spent
  * ~3.3 s marking. With an initial old generation of 64 MiB: 5, 5 and 2, ~2 s of helper time, ~10%
- * less CPU an event, for ~50-95 MiB more peak RSS (garbage waits longer for its full GC).
+ * less CPU an event, for ~50-95 MiB more peak RSS (garbage waits longer for its full GC), and at
+ * bench:pipeline's fastest (~340 k events/s) a peak of 991-1,013 MiB, too near its 1 GiB. The
+ * pipeline's default is 32 MiB: helper time ~2.7 s, peak 870-907 MiB at the same rates.
  *
  * It is a V8 flag, and V8 flags are process-wide: V8 reads it when it makes an isolate, so it
  * applies to every isolate made after the call (worker threads; the main thread's isolate exists
