@@ -88,6 +88,17 @@ export class BatchWriter {
   /** The key of the last event and its index: events of one zone come in runs, and a Map lookup per event showed in profiles. */
   private lastKey: string | null = null;
   private lastKeyIndex = 0;
+  /**
+   * Keys of plain digits (zones) forwarded by tryForward, by their number: the reader then makes no
+   * string of them (a string is two cache misses in its table of remembered keys: ~9% of
+   * Logreceiver's samples in bench:pipeline). Once a batch has one, every plain-digits key of the
+   * batch is kept here, whichever method adds it, so no key is in the batch twice.
+   */
+  private readonly zoneKeys = new Map<number, number>();
+  private lastZone = -1;
+  private lastZoneIndex = 0;
+  /** The zone of the key being added (set by indexOfKey or tryForward), or -1 for a string key. */
+  private keyZone = -1;
   private state = IDLE;
   private datasetName = '';
   private datasetLength = 0;
@@ -137,6 +148,8 @@ export class BatchWriter {
     }
     this.keys.clear();
     this.lastKey = null;
+    this.zoneKeys.clear();
+    this.lastZone = -1;
     this.keyEnds.length = 0;
     this.eventCount = 0;
     this.payloadsEnd = 0;
@@ -271,13 +284,25 @@ export class BatchWriter {
     if (this.state !== OPEN) this.checkOpen();
     if (reader.structuresFingerprint !== this.codec.fingerprint || reader.structuresVersion !== this.codec.version) return this.tryAddFrom(reader, index) ? this.byteLength : -1;
     const length = reader.payloadLength(index);
-    const key = reader.key(index);
-    const keyIndex = this.indexOfKey(key);
-    const newKeyLength = keyIndex === undefined ? this.newKeyLength(key) : 0;
+    const k = reader.keyIndex(index);
+    // A batch that holds string keys and no zones keeps every key a string (see zoneKeys).
+    const zone = this.keys.size === 0 || this.zoneKeys.size > 0 ? reader.keyNumber(k) : -1;
+    let key: string | null = null;
+    let keyIndex: number | undefined;
+    let newKeyLength: number;
+    if (zone >= 0) {
+      this.keyZone = zone;
+      keyIndex = zone === this.lastZone ? this.lastZoneIndex : this.zoneKeys.get(zone);
+      newKeyLength = keyIndex === undefined ? digitCount(zone) : 0;
+    } else {
+      key = reader.keyByIndex(k);
+      keyIndex = this.indexOfKey(key);
+      newKeyLength = keyIndex === undefined ? this.newKeyLength(key) : 0;
+    }
     const start = align8(this.payloadsEnd);
     const total = batchByteLength(start + length, this.eventCount + 1, this.keyEnds.length + (keyIndex === undefined ? 1 : 0), this.stringsLength + newKeyLength);
     // Over maxBytes: fits() says whether an empty batch would take it (and throws when not).
-    if (total > this.maxBytes && !this.fits(start + length, keyIndex === undefined, newKeyLength, key)) return -1;
+    if (total > this.maxBytes && !this.fits(start + length, keyIndex === undefined, newKeyLength, key ?? String(zone))) return -1;
     const at = PAYLOADS_OFFSET + start;
     if (at + length > this.buf.length) this.ensureCapacity(at + length);
     if (length > 0) reader.copyPayload(index, this.buf, at);
@@ -382,19 +407,37 @@ export class BatchWriter {
 
   /** The key's index in this batch, or undefined for a key not in it yet. */
   private indexOfKey(key: string): number | undefined {
-    return key === this.lastKey ? this.lastKeyIndex : this.keys.get(key);
+    this.keyZone = -1;
+    if (key === this.lastKey) return this.lastKeyIndex;
+    if (this.zoneKeys.size > 0) {
+      const zone = plainNumber(key);
+      if (zone >= 0) {
+        this.keyZone = zone;
+        return this.zoneKeys.get(zone);
+      }
+    }
+    return this.keys.get(key);
   }
 
   /** Records an event whose payload already sits in place and ends at `payloadsEnd`. */
-  private commit(key: string, keyIndex: number | undefined, newKeyLength: number, timestamp: number, payloadsEnd: number): void {
+  private commit(key: string | null, keyIndex: number | undefined, newKeyLength: number, timestamp: number, payloadsEnd: number): void {
+    const zone = this.keyZone;
     if (keyIndex === undefined) {
       keyIndex = this.keyEnds.length;
-      this.keys.set(key, keyIndex);
-      this.appendString(key, newKeyLength);
+      if (zone >= 0) this.zoneKeys.set(zone, keyIndex);
+      else this.keys.set(key!, keyIndex);
+      if (key === null) this.appendDigits(zone, newKeyLength);
+      else this.appendString(key, newKeyLength);
       this.keyEnds.push(this.stringsLength);
     }
-    this.lastKey = key;
-    this.lastKeyIndex = keyIndex;
+    if (key !== null) {
+      this.lastKey = key;
+      this.lastKeyIndex = keyIndex;
+    }
+    if (zone >= 0) {
+      this.lastZone = zone;
+      this.lastZoneIndex = keyIndex;
+    }
     // At most 7 bytes of padding: stores, not a call into Buffer's fill.
     const buf = this.buf;
     for (let gap = PAYLOADS_OFFSET + this.payloadsEnd, gapEnd = PAYLOADS_OFFSET + align8(this.payloadsEnd); gap < gapEnd; gap++) buf[gap] = 0;
@@ -419,6 +462,21 @@ export class BatchWriter {
     // Routing keys are short and mostly ASCII: a loop beats a call into Buffer's UTF-8 writer.
     if (length === value.length) for (let i = 0; i < length; i++) strings[at + i] = value.charCodeAt(i);
     else strings.write(value, at, length, 'utf8');
+    this.stringsLength = end;
+  }
+
+  /** Appends the `length` decimal digits of `zone`. */
+  private appendDigits(zone: number, length: number): void {
+    const at = this.stringsLength;
+    const end = at + length;
+    if (end > this.strings.length) this.strings = grow(this.strings, Math.max(end, this.strings.length * 2), at);
+    const strings = this.strings;
+    let n = zone;
+    for (let i = end - 1; i >= at; i--) {
+      const q = Math.floor(n / 10);
+      strings[i] = 0x30 + (n - q * 10);
+      n = q;
+    }
     this.stringsLength = end;
   }
 
@@ -468,6 +526,26 @@ function utf8Length(s: string): number {
     } else return -1;
   }
   return length;
+}
+
+/** Decimal digits of `n`, a non-negative integer. */
+function digitCount(n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits;
+}
+
+/** `key` as a number when it is plain digits (no leading zero, at most 15; BatchReader.keyNumber's rule), else -1. */
+function plainNumber(key: string): number {
+  const length = key.length;
+  if (length === 0 || length > 15 || (length > 1 && key.charCodeAt(0) === 0x30)) return -1;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = key.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
 }
 
 /** A zeroed buffer of `size` bytes holding the first `keep` bytes of `from`. */

@@ -85,7 +85,13 @@ const timestampArb = fc.oneof(
 type Body = { kind: 'raw'; bytes: Uint8Array } | { kind: 'event'; value: unknown };
 
 const eventArb = fc.record({
-  key: fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('zone-1', 'zone-2', 'acct/ü', '')),
+  key: fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.constantFrom('zone-1', 'zone-2', 'acct/ü', ''),
+    // Zones: plain digits (kept as numbers by tryForward), and digits that are not plain.
+    fc.integer({ min: 0, max: 60 }).map(String),
+    fc.constantFrom('007', '00', '1e3', '4294967295', '999999999999999', '1000000000000000'),
+  ),
   timestamp: timestampArb,
   body: fc.oneof(
     fc.record({ kind: fc.constant('raw' as const), bytes: fc.uint8Array({ maxLength: 64 }) }),
@@ -278,6 +284,32 @@ describe('batch codec', () => {
         expect(Buffer.from(byForward.finish())).toEqual(Buffer.from(byAddFrom.finish()));
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('keeps each key once in a batch whichever method adds it, zones as numbers or strings, and reads every key back (property)', () => {
+    const source = new BatchWriter(codec);
+    const reader = new BatchReader(codec);
+    const writer = new BatchWriter(codec);
+    const out = new BatchReader(codec);
+    fc.assert(
+      fc.property(batchArb, fc.array(fc.constantFrom('forward', 'add', 'addEvent'), { minLength: 40, maxLength: 40 }), (batch, methods) => {
+        reader.reset(writeBatch(source, batch));
+        writer.begin(reader.dataset);
+        const keys: string[] = [];
+        for (let i = 0; i < reader.count; i++) {
+          const key = reader.key(i);
+          const method = methods[i]!;
+          if (method === 'forward') expect(writer.tryForward(reader, i)).toBeGreaterThan(0);
+          else if (method === 'add') writer.add(key, i, Uint8Array.of(0xc0));
+          else writer.addEvent(key, i, null);
+          keys.push(key);
+        }
+        out.reset(writer.finish());
+        expect(Array.from({ length: out.count }, (_, i) => out.key(i))).toEqual(keys);
+        expect(out.keyCount).toBe(new Set(keys).size);
+      }),
+      { numRuns: 300 },
     );
   });
 

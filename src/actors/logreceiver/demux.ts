@@ -13,8 +13,12 @@
 import { BufferPool } from '../../runtime/buffer-pool.js';
 import { BatchWriter, type BatchReader, type Codec } from '../../runtime/codec.js';
 
-/** Which jobs (by ledger slot) take the events of `zone` in `dataset`. Called once per distinct zone of a batch. */
-export type JobLookup = (dataset: string, zone: string) => readonly number[];
+/**
+ * Which jobs (by ledger slot) take the events of `zone` in `dataset`. Called once per distinct zone
+ * of a batch, with the key as a number when it is plain digits (BatchReader.keyNumber: no string
+ * made), else as the key's string.
+ */
+export type JobLookup = (dataset: string, zone: string | number) => readonly number[];
 
 export interface DemuxOptions {
   /** A job's batch is ready at this size. Default 64 KiB. */
@@ -114,7 +118,10 @@ export class Demultiplexer {
     const keyCount = reader.keyCount;
     const jobsByKey = this.jobsByKey;
     jobsByKey.length = keyCount;
-    for (let k = 0; k < keyCount; k++) jobsByKey[k] = this.lookup(dataset, reader.keyByIndex(k)) ?? NO_JOBS;
+    for (let k = 0; k < keyCount; k++) {
+      const zone = reader.keyNumber(k);
+      jobsByKey[k] = this.lookup(dataset, zone >= 0 ? zone : reader.keyByIndex(k)) ?? NO_JOBS;
+    }
     const base = this.indexOf(dataset);
     let placed = 0;
     let unrouted = 0;

@@ -60,13 +60,13 @@ interface State {
 
 const NONE: readonly number[] = Object.freeze([]);
 
-function slotsFor(state: State, dataset: string, key: string): readonly number[] {
-  return state.routes.slotsFor(dataset, Number(key));
+function slotsFor(state: State, dataset: string, key: string | number): readonly number[] {
+  return state.routes.slotsFor(dataset, typeof key === 'number' ? key : Number(key));
 }
 
 /** Fail-open surplus is grouped by zone: the zone id stands where a job's slot would. */
-function zoneLookup(): (dataset: string, key: string) => readonly number[] {
-  const cache = new Map<string, readonly number[]>();
+function zoneLookup(): (dataset: string, key: string | number) => readonly number[] {
+  const cache = new Map<string | number, readonly number[]>();
   return (_dataset, key) => {
     let z = cache.get(key);
     if (z === undefined) {
