@@ -47,6 +47,7 @@ import { resolveNatsOptions, type NatsBufteeOptions, type ResolvedNatsOptions, t
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_PRESSURE_ALERT_HOLD_MS, PressureAlerts } from './pressure-alerts.js';
 import { checkInitialOldSpaceMb, setInitialOldSpaceForNewIsolates } from '../runtime/isolate-heap.js';
+import { checkSweepIntervalMs } from './logpush/destinations/store-janitor.js';
 
 export type ConfigSource =
   | { jobs: JobConfig[] }
@@ -194,6 +195,8 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const log = options.log ?? options.supervisor?.log ?? {};
     this.log = createLogger({ component: 'pipeline' }, { level: log.level ?? 'info', destination: log.destination ?? 2 });
     this.pressureAlerts = new PressureAlerts(options.pressureAlertHoldMs ?? DEFAULT_PRESSURE_ALERT_HOLD_MS);
+    const sweep = options.destinations?.objectStore?.sweepIntervalMs;
+    if (sweep !== undefined) checkSweepIntervalMs(sweep, 'pipeline: destinations.objectStore.sweepIntervalMs');
     this.stageInitialOldSpaceMb = checkInitialOldSpaceMb(options.stageInitialOldSpaceMb ?? DEFAULT_STAGE_INITIAL_OLD_SPACE_MB, 'pipeline: stageInitialOldSpaceMb');
     this.pressureBuffer = createPressureGauges();
     this.pressure = new PressureGauges(this.pressureBuffer);

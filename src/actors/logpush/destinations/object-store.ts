@@ -4,8 +4,8 @@
  * object's earliest and latest event timestamps (20241114T100000Z), the date is start's UTC date,
  * and seq is the object's per-job sequence number. Keys sort by time within a day.
  *
- * No reader ever sees a partial object: the bytes go to a temporary name in the same directory
- * (a dot-file, which listings by glob skip), are synced, and only then get their final name in one
+ * No reader ever sees a partial object: the bytes go to a temporary name in the job's folder
+ * (a dot-file, which listings by glob skip; never among the objects), are synced, and only then get their final name in one
  * atomic step. That step is link(), not rename(): rename would silently replace an existing object
  * when a key repeats (a job restarted with seq from 0 lands on the same second), and losing an
  * uploaded object is the one thing this stage must not do. On EEXIST the key gets a suffix
@@ -16,6 +16,9 @@
  * chunk at a time, to a temporary dot-file in the job's folder (`<job>/.<job>.<...>.tmp`); the put
  * writes the object's last lines after them, syncs, and links the file under its key as above.
  * A staged put that fails keeps its file and goes on from where it stopped when tried again.
+ * A put without staged lines writes its temporary file there too: every temporary file of the
+ * store lies in a job's folder, never among the objects, and what a dead writer left is removed
+ * by the thread's janitor once stale (store-janitor.ts).
  *
  * Nothing outside the configured directory is touched: the job id must match NAME_PATTERN (no
  * slash, no dot-dot), the resolved path must lie inside the directory, and the directory the file
@@ -24,7 +27,7 @@
 
 import { gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
-import { access, close, constants as fsConstants, fsync, link, mkdir, open, readdir, realpath, rename, stat, unlink, write } from 'node:fs';
+import { access, close, constants as fsConstants, fsync, link, mkdir, open, realpath, rename, unlink, utimes, write } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import path from 'node:path';
@@ -35,6 +38,9 @@ import { compactUtc, utcDate } from '../timestamp.js';
 import type { Compression } from '../../job.js';
 import type { StagedPart, UploadObject } from '../upload-object.js';
 import type { Destination } from './destination.js';
+import { DEFAULT_SWEEP_INTERVAL_MS, STALE_STAGED_MS, acquireJanitor, checkSweepIntervalMs, type StoreJanitor } from './store-janitor.js';
+
+export { STALE_STAGED_MS };
 
 /** Suffixes tried when a key exists already; past this many, something is wrong with the seq. */
 const MAX_KEY_SUFFIX = 100;
@@ -42,25 +48,6 @@ const MAX_KEY_SUFFIX = 100;
 const MAX_CHECKED_DIRECTORIES = 1024;
 const NS_PER_MS = 1_000_000;
 const gzipAsync = promisify(gzip);
-/**
- * A staged file of another writer untouched this long is litter (its Logpush died before the put):
- * removed when the job's next staging opens. An open object is written to at least every interval
- * (at most 300 s), so 30 minutes leaves every live one alone, a put retrying that long included.
- */
-export const STALE_STAGED_MS = 30 * 60 * 1000;
-/**
- * Job folders this thread swept already: once per job and Logpush life is enough (what a dead
- * predecessor left is there from the start), not once per delivery, which reopens after each idle
- * spell. Bounded: cleared when full, so a job may be swept again.
- */
-const swept = new Set<string>();
-const MAX_SWEPT_FOLDERS = 65_536;
-
-/** Forgets the folders swept: a new Logpush thread starts with none; a test in one thread plays a successor with it. */
-export function forgetSweptFolders(): void {
-  swept.clear();
-}
-
 export interface ObjectStoreOptions {
   /** The store's root; created when missing. */
   readonly directory: string;
@@ -69,9 +56,16 @@ export interface ObjectStoreOptions {
    * power cut, as an ack to Buftee assumes. Default true.
    */
   readonly fsync?: boolean;
-  /** Wall clock in ms, for the key of an object without any event timestamp. Default Date.now. */
+  /** Wall clock in ms, for the key of an object without any event timestamp and the age of temporary files. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * How often this thread's janitor walks the store for other writers' stale temporary files
+   * (store-janitor.ts), from 1 s to 24 h. Default 15 minutes. The first destination of a thread
+   * to use a directory sets it for that directory.
+   */
+  readonly sweepIntervalMs?: number;
 }
+
 
 /**
  * The key of an object: `<job>/<YYYYMMDD>/<start>_<end>_<seq>.log[.gz]`. `nowMs` names objects
@@ -91,10 +85,21 @@ export function objectKey(object: UploadObject, nowMs: number = Date.now(), suff
 const TEMP_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}-`;
 let tempCount = 0;
 
+/**
+ * A temporary name in the job's folder, `.<job>.<pid>-<random>-<thread>-<n>.tmp`: unique in the
+ * machine's processes and threads (and 'wx' refuses a name that exists anyway), no random bytes
+ * drawn per put, and the form the janitor knows (store-janitor.ts).
+ */
+function tempName(jobFolder: string, jobId: string): string {
+  return path.join(jobFolder, `.${jobId}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
+}
+
 export class ObjectStoreDestination implements Destination {
   readonly directory: string;
   private readonly fsync: boolean;
   private readonly now: () => number;
+  private readonly sweepIntervalMs: number;
+  private janitor: StoreJanitor | null = null;
   private closed = false;
   private readonly checked = new Set<string>();
   private rootReal: string | undefined;
@@ -110,6 +115,13 @@ export class ObjectStoreDestination implements Destination {
     this.directory = path.resolve(options.directory);
     this.fsync = options.fsync ?? true;
     this.now = options.now ?? Date.now;
+    this.sweepIntervalMs = checkSweepIntervalMs(options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, 'object store: sweepIntervalMs');
+  }
+
+  /** This thread's janitor of the store, from the first put or staging until close. */
+  private useJanitor(): void {
+    if (this.janitor !== null || this.closed) return;
+    this.janitor = acquireJanitor(this.directory, { intervalMs: this.sweepIntervalMs, now: this.now, ours: `${TEMP_PREFIX}${threadId}-` });
   }
 
   async put(object: UploadObject): Promise<void> {
@@ -130,26 +142,23 @@ export class ObjectStoreDestination implements Destination {
     } catch (error) {
       problem = error instanceof LogpushError ? error : destinationPathError(messageOf(error));
     }
-    const temp = folder === null ? '' : path.join(folder, `.${jobId}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
-    if (folder !== null && !swept.has(folder)) {
-      if (swept.size >= MAX_SWEPT_FOLDERS) swept.clear();
-      swept.add(folder);
-      void this.sweep(folder, jobId);
-    }
+    const temp = folder === null ? '' : tempName(folder, jobId);
+    this.useJanitor();
     return new StagedFile(this, folder ?? this.directory, temp, compression === 'gzip', problem);
   }
 
   /** Like put, and returns the key the object was stored under (relative to the directory, with /). */
   async write(object: UploadObject): Promise<string> {
     if (this.closed) throw destinationClosedError(`object ${object.seq} of job "${object.jobId}"`);
+    this.useJanitor();
     const nowMs = this.now();
     const key = objectKey(object, nowMs);
     const target = this.resolveInside(key);
     const folder = path.dirname(target);
     if (object.staged !== undefined) return this.writeStaged(object, object.staged, nowMs, key, target, folder);
-    // Unique in the machine's processes and threads (and 'wx' refuses a name that exists anyway):
-    // no random bytes drawn per put.
-    const temp = path.join(folder, `.${path.basename(target)}.${TEMP_PREFIX}${threadId}-${++tempCount}.tmp`);
+    // In the job's folder (the parent of the date's, inside the store as resolveInside checked),
+    // where the janitor looks for litter.
+    const temp = tempName(path.dirname(folder), object.jobId);
     try {
       await this.prepareFolder(folder);
       await this.writeTemp(temp, object.body);
@@ -168,38 +177,15 @@ export class ObjectStoreDestination implements Destination {
     }
   }
 
-  /**
-   * Removes the job's staged files that a dead writer left (not this thread's, untouched for
-   * STALE_STAGED_MS): a Logpush that crashed with 1,000 objects open left 1,000 of them.
-   */
-  private async sweep(folder: string, jobId: string): Promise<void> {
-    const prefix = `.${jobId}.`;
-    const ours = `${prefix}${TEMP_PREFIX}${threadId}-`;
-    let names: string[];
-    try {
-      names = await call<string[]>(readdir, folder);
-    } catch {
-      return; // No folder yet: nothing left behind.
-    }
-    const before = this.now() - STALE_STAGED_MS;
-    for (const name of names) {
-      if (!name.startsWith(prefix) || !name.endsWith('.tmp') || name.startsWith(ours)) continue;
-      const file = path.join(folder, name);
-      try {
-        const info = await call<{ mtimeMs: number; isFile(): boolean }>(stat, file);
-        if (info.isFile() && info.mtimeMs < before) await call(unlink, file);
-      } catch {
-        // Gone already, or not ours to remove: left as it is.
-      }
-    }
-  }
-
   /** The put of an object whose leading lines are staged: its body after them, then the same publish. */
   private async writeStaged(object: UploadObject, part: StagedPart, nowMs: number, key: string, target: string, folder: string): Promise<string> {
     if (!(part instanceof StagedFile) || part.store !== this) {
       throw stagedElsewhereError(`object store ${this.directory}: object ${object.seq} of job "${object.jobId}"`);
     }
     try {
+      // Tried again: the file is touched, so that no janitor takes it for a dead writer's while
+      // the put keeps failing (STALE_STAGED_MS).
+      if (part.tries++ > 0 && part.created) await call(utimes, part.temp, new Date(nowMs), new Date(nowMs)).catch(() => undefined);
       let stored = part.key;
       if (stored === null) {
         await this.prepareFolder(folder);
@@ -228,6 +214,8 @@ export class ObjectStoreDestination implements Destination {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.janitor?.release();
+    this.janitor = null;
   }
 
   /** The absolute path of `key`, refused unless it lies inside the directory. */
@@ -318,6 +306,8 @@ class StagedFile implements StagedPart {
   private queued = 0;
   /** The temporary file was made (it should exist until linked or discarded). */
   created = false;
+  /** Puts begun with this part. */
+  tries = 0;
   private readonly unwritten: Pending[] = [];
   private chain: Promise<void> = Promise.resolve();
   /** Where the body goes; -1 until the first put. */

@@ -1,11 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { ObjectStoreDestination, STALE_STAGED_MS, forgetSweptFolders, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
+import { ObjectStoreDestination, STALE_STAGED_MS, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
+import { janitorStats } from '../../../../src/actors/logpush/destinations/store-janitor.js';
+import { createPipeline } from '../../../../src/actors/pipeline.js';
 import { NOV_14_10H_NS, uploadObject } from '../fixtures/upload-objects.js';
 
 let root: string;
@@ -71,26 +73,29 @@ describe('ObjectStoreDestination', () => {
     expect((await readFile(path.join(root, key))).toString()).toBe('{"a":3}\n');
   });
 
-  it('writes to a temporary name in the same folder first, then gives the file its name', async () => {
-    const folder = path.join(root, 'job-1', '20241114');
+  it("writes to a temporary name in the job's folder first, then gives the file its name", async () => {
+    const jobFolder = path.join(root, 'job-1');
+    const folder = path.join(jobFolder, '20241114');
     await mkdir(folder, { recursive: true });
     const seen: string[] = [];
-    let watcher: FSWatcher | undefined;
+    const watchers: FSWatcher[] = [];
     try {
-      watcher = watch(folder, (_event, name) => {
-        if (name !== null && seen[seen.length - 1] !== name) seen.push(name);
-      });
+      // The temporary file is made, written and removed in the job's folder; the object appears in the date's.
+      watchers.push(watch(jobFolder, (_event, name) => name !== null && seen.push(`job:${name}`)));
+      watchers.push(watch(folder, (_event, name) => name !== null && seen.push(`date:${name}`)));
       const store = new ObjectStoreDestination({ directory: root });
       const key = await store.write(uploadObject(['x'], { gzip: true }));
       // inotify delivers asynchronously: give it a moment.
       await new Promise((resolve) => setTimeout(resolve, 100));
       const final = path.basename(key);
-      const temp = seen.findIndex((name) => name.startsWith(`.${final}.`) && name.endsWith('.tmp'));
-      expect(temp).toBeGreaterThanOrEqual(0);
-      expect(seen.indexOf(final)).toBeGreaterThan(temp);
-      expect(await readdir(folder)).toEqual([final]); // no temporary file left behind
+      expect(seen.some((e) => /^job:\.job-1\..*\.tmp$/.test(e))).toBe(true);
+      expect(seen).toContain(`date:${final}`);
+      // Nothing temporary ever among the objects, and none left behind.
+      expect(seen.filter((e) => e.startsWith('date:') && e !== `date:${final}`)).toEqual([]);
+      expect(await readdir(folder)).toEqual([final]);
+      expect(await readdir(jobFolder)).toEqual(['20241114']);
     } finally {
-      watcher?.close();
+      for (const w of watchers) w.close();
     }
   });
 
@@ -291,36 +296,25 @@ describe('ObjectStoreDestination staging', () => {
     expect(await listFiles(root)).toEqual([]);
   });
 
-  it("removes the job's staged files a dead writer left, once stale, and no others", async () => {
-    const folder = path.join(root, 'job-1');
-    await mkdir(folder, { recursive: true });
-    const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
-    const names = ['.job-1.1234-abcd-7-1.tmp', '.job-1.1234-abcd-7-2.tmp', '.job-2.1234-abcd-7-1.tmp', 'keep.tmp', '.job-1.fresh-1.tmp'];
-    for (const name of names) await writeFile(path.join(folder, name), 'x');
-    for (const name of names.slice(0, 4)) await utimes(path.join(folder, name), old, old);
+  it('a staged put that is tried again touches its file, so no janitor takes it for a dead writer\'s', async () => {
     const store = new ObjectStoreDestination({ directory: root });
-    store.openStaging('job-1', 'none');
-    await vi.waitFor(async () => expect(await listFiles(root)).toEqual(['job-1/.job-1.fresh-1.tmp', 'job-1/.job-2.1234-abcd-7-1.tmp', 'job-1/keep.tmp']));
-  });
-
-  it("sweeps a job's folder once per thread, not again for each delivery that reopens", async () => {
-    const folder = path.join(root, 'job-1');
-    new ObjectStoreDestination({ directory: root }).openStaging('job-1', 'none');
-    await mkdir(folder, { recursive: true });
-    const stale = path.join(folder, '.job-1.1234-abcd-7-1.tmp');
-    await writeFile(stale, 'x');
+    const part = store.openStaging('job-1', 'none');
+    const all = lines(0, 60);
+    part.append(chunk(all.slice(0, 40)), () => {});
+    await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+    const temp = path.join(root, (await temps())[0]!);
+    // A file where the date folder should be: the put fails, and fails again.
+    await writeFile(path.join(root, 'job-1', '20241114'), 'in the way');
+    const object = { ...uploadObject(all), body: chunk(all.slice(40)), staged: part };
+    await expect(store.write(object)).rejects.toMatchObject({ retryable: true });
     const old = (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
-    await utimes(stale, old, old);
-    // A later delivery of the job (a new destination) in the same thread: no second readdir.
-    new ObjectStoreDestination({ directory: root }).openStaging('job-1', 'none');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(await listFiles(root)).toEqual(['job-1/.job-1.1234-abcd-7-1.tmp']);
-    // A new Logpush thread starts with none swept.
-    forgetSweptFolders();
-    new ObjectStoreDestination({ directory: root }).openStaging('job-1', 'none');
-    await vi.waitFor(async () => expect(await listFiles(root)).toEqual([]));
+    await utimes(temp, old, old);
+    await expect(store.write(object)).rejects.toMatchObject({ retryable: true });
+    expect((await stat(temp)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+    await rm(path.join(root, 'job-1', '20241114'));
+    const key = await store.write(object);
+    expect((await readFile(path.join(root, key))).toString()).toBe(chunk(all).toString());
   });
-
   it("refuses a part another store staged, and a job id that is not a safe name, touching nothing outside", async () => {
     const other = new ObjectStoreDestination({ directory: outside });
     const store = new ObjectStoreDestination({ directory: root });
@@ -332,5 +326,73 @@ describe('ObjectStoreDestination staging', () => {
     expect(released).toBe(1);
     await expect(store.write({ ...uploadObject(['a']), staged: unsafe })).rejects.toMatchObject({ code: 'ERR_DESTINATION_PATH' });
     expect(await listFiles(path.dirname(root))).toEqual([]);
+  });
+
+  describe('janitor', () => {
+    const old = (): number => (Date.now() - STALE_STAGED_MS - 60_000) / 1000;
+    const litter = async (file: string, stale = true): Promise<void> => {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, 'x');
+      if (stale) await utimes(file, old(), old());
+    };
+
+    it("removes other writers' stale temporary files from every job's folder, of jobs it never writes too, and nothing else", async () => {
+      const store = new ObjectStoreDestination({ directory: root, sweepIntervalMs: 1000 });
+      // This thread's own file, stale by its time: never removed (the thread may still be writing it).
+      const ours = store.openStaging('job-1', 'none');
+      ours.append(chunk(['a']), () => {});
+      await vi.waitFor(async () => expect(await temps()).toHaveLength(1));
+      const oursName = (await temps())[0]!;
+      await utimes(path.join(root, oursName), old(), old());
+      const removed = ['job-1/.job-1.1234-abcd-7-1.tmp', 'job-1/.job-1.1234-abcd-7-2.tmp', 'job-9/.job-9.1234-abcd-7-1.tmp'];
+      // Another job's name, not a temporary name, fresh, and an object (in a date folder).
+      const kept = ['job-1/.job-2.1234-abcd-7-1.tmp', 'job-1/keep.tmp', 'job-9/20241114/20241114T100000Z_20241114T100500Z_0.log'];
+      for (const file of [...removed, ...kept]) await litter(path.join(root, file));
+      await litter(path.join(root, 'job-1/.job-1.fresh-1.tmp'), false);
+      // A job folder that is a symlink out of the store is not followed.
+      await litter(path.join(outside, '.job-link.1234-abcd-7-1.tmp'));
+      await symlink(outside, path.join(root, 'job-link'));
+      await vi.waitFor(async () => expect(await listFiles(root)).toEqual([...kept, 'job-1/.job-1.fresh-1.tmp', oursName].sort()), { timeout: 5000 });
+      expect(await listFiles(outside)).toEqual(['.job-link.1234-abcd-7-1.tmp']);
+      await store.close();
+    });
+
+    it('walks once per thread and store however many destinations use it, again every interval while used, and stops with the last close', async () => {
+      const stores = Array.from({ length: 20 }, () => new ObjectStoreDestination({ directory: root, sweepIntervalMs: 1000 }));
+      await stores[0]!.write(uploadObject(['x']));
+      for (const store of stores.slice(1)) store.openStaging('job-1', 'none');
+      expect(janitorStats(root)?.passes).toBe(1);
+      // Litter made after the first walk goes at a later one.
+      await litter(path.join(root, 'job-1/.job-1.1234-abcd-7-1.tmp'));
+      await vi.waitFor(async () => expect(await temps()).toEqual([]), { timeout: 5000 });
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const passes = janitorStats(root)!.passes;
+      // One walk a second for the thread, not one per destination.
+      expect(passes).toBeGreaterThanOrEqual(3);
+      expect(passes).toBeLessThanOrEqual(2 + Math.ceil((performance.now() - started) / 1000));
+      expect(janitorStats(root)!.removed).toBe(1);
+      for (const store of stores) await store.close();
+      const closedAt = janitorStats(root)!.passes;
+      await litter(path.join(root, 'job-1/.job-1.1234-abcd-7-2.tmp'));
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      expect(janitorStats(root)!.passes).toBe(closedAt);
+      expect(await temps()).toEqual(['job-1/.job-1.1234-abcd-7-2.tmp']);
+      // Used again: it walks again at once (the last walk was more than an interval ago).
+      const again = new ObjectStoreDestination({ directory: root, sweepIntervalMs: 1000 });
+      again.openStaging('job-1', 'none');
+      await vi.waitFor(async () => expect(await temps()).toEqual([]));
+      await again.close();
+    });
+
+    it('refuses a sweep interval outside 1 s to 24 h, in a destination and in createPipeline before anything starts', () => {
+      for (const sweepIntervalMs of [0, 999, 1.5, 86_400_001, Number.NaN]) {
+        expect(() => new ObjectStoreDestination({ directory: root, sweepIntervalMs })).toThrow(/sweepIntervalMs must be an integer number of ms from 1000/);
+        expect(() =>
+          createPipeline({ config: { jobs: [] }, destinations: { objectStore: { sweepIntervalMs } }, supervisor: { onRootFailure: 'emit', log: { level: 'silent' } }, log: { level: 'silent' } }),
+        ).toThrow(/destinations\.objectStore\.sweepIntervalMs must be/);
+      }
+      expect(() => new ObjectStoreDestination({ directory: root, sweepIntervalMs: 1000 })).not.toThrow();
+    });
   });
 });

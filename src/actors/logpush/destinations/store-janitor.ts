@@ -1,0 +1,164 @@
+/**
+ * Sweeps an object-store directory of the temporary files that dead writers left behind.
+ *
+ * Every temporary file of a store lies in a job's folder and is named `.<job>.<writer>-<n>.tmp`
+ * (object-store.ts): an object's staged lines, and the body of a put in progress. A Logpush that
+ * dies (a crashed thread, a killed process) leaves them. The janitor removes the ones that no live
+ * writer can still be using: another writer's, untouched for STALE_STAGED_MS.
+ *
+ * It walks the whole store, one job folder after another, not only the folders of jobs a thread
+ * writes. A job that never comes back (removed from the config, or now sharded to another thread)
+ * would otherwise keep its litter for good. It walks once when a thread first uses the directory,
+ * then every `intervalMs` while a destination of the thread uses it. A thread has one janitor per
+ * directory, whatever the number of jobs and destinations.
+ *
+ * The walk streams its folders (`opendir`): memory does not grow with the store. Its cost is one
+ * folder read per job folder and pass. It reads no date folder (objects live there, no temporary
+ * file does), and it follows no symlink: a job folder that is a link is skipped, so nothing outside
+ * the store is removed.
+ */
+
+import { opendir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { NAME_PATTERN } from '../../job.js';
+
+/**
+ * A temporary file of another writer untouched this long is litter (its writer died). An open
+ * object's staged file is written at least every upload interval (at most 300 s), and a put that
+ * is tried again touches its file first, so 30 minutes leaves every live one alone.
+ */
+export const STALE_STAGED_MS = 30 * 60 * 1000;
+/** How often a thread's janitor walks a store it uses. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 15 * 60 * 1000;
+const MAX_SWEEP_INTERVAL_MS = 24 * 60 * 60 * 1000;
+/** Directories a thread keeps a janitor for; past this, idle ones are forgotten first. */
+const MAX_JANITORS = 1024;
+
+/** `ms` if it is a valid sweep interval (an integer from 1 s to 24 h); else throws a RangeError naming `what`. */
+export function checkSweepIntervalMs(ms: unknown, what: string): number {
+  if (!(Number.isInteger(ms) && (ms as number) >= 1000 && (ms as number) <= MAX_SWEEP_INTERVAL_MS)) {
+    throw new RangeError(`${what} must be an integer number of ms from 1000 to ${MAX_SWEEP_INTERVAL_MS}, got ${String(ms)}`);
+  }
+  return ms as number;
+}
+
+export interface JanitorOptions {
+  /** Between two walks, in ms. */
+  readonly intervalMs: number;
+  /** Wall clock in ms (file times are compared with it). */
+  readonly now: () => number;
+  /** Part of the names of this thread's own temporary files: never removed. */
+  readonly ours: string;
+}
+
+export interface JanitorStats {
+  /** Walks begun. */
+  readonly passes: number;
+  /** Files removed. */
+  readonly removed: number;
+}
+
+export class StoreJanitor {
+  private users = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private running: Promise<void> | null = null;
+  private lastPassAt = Number.NEGATIVE_INFINITY;
+  passes = 0;
+  removed = 0;
+
+  constructor(
+    readonly directory: string,
+    private readonly options: JanitorOptions,
+  ) {}
+
+  get idle(): boolean {
+    return this.users === 0;
+  }
+
+  /** A destination begins using the store: walks it now unless a walk began within the interval, then on a timer. */
+  acquire(): void {
+    this.users++;
+    if (this.timer === null) {
+      this.timer = setInterval(() => void this.pass(), this.options.intervalMs);
+      // Never what keeps a process alive.
+      this.timer.unref();
+    }
+    if (performance.now() - this.lastPassAt >= this.options.intervalMs) void this.pass();
+  }
+
+  /** A destination is done with the store: the timer stops with the last one. */
+  release(): void {
+    if (this.users === 0) return;
+    if (--this.users === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** One walk of the store (joins the walk under way, if any). Never rejects. */
+  pass(): Promise<void> {
+    this.running ??= this.walk().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async walk(): Promise<void> {
+    this.lastPassAt = performance.now();
+    this.passes++;
+    const before = this.options.now() - STALE_STAGED_MS;
+    try {
+      for await (const entry of await opendir(this.directory, { bufferSize: 64 })) {
+        // isDirectory() is false for a symlink: a linked folder is not followed.
+        if (entry.isDirectory() && NAME_PATTERN.test(entry.name)) await this.sweepJob(entry.name, before);
+      }
+    } catch {
+      // No store yet, or it went away while walked: the next walk sees what is there then.
+    }
+  }
+
+  private async sweepJob(jobId: string, before: number): Promise<void> {
+    const folder = path.join(this.directory, jobId);
+    const prefix = `.${jobId}.`;
+    const ours = this.options.ours;
+    try {
+      for await (const entry of await opendir(folder, { bufferSize: 32 })) {
+        const name = entry.name;
+        if (!entry.isFile() || !name.startsWith(prefix) || !name.endsWith('.tmp') || name.includes(ours)) continue;
+        const file = path.join(folder, name);
+        try {
+          if ((await stat(file)).mtimeMs < before) {
+            await unlink(file);
+            this.removed++;
+          }
+        } catch {
+          // Gone already (its writer finished it), or not ours to remove: left as it is.
+        }
+      }
+    } catch {
+      // The folder went away while read.
+    }
+  }
+}
+
+/** This thread's janitors, by directory. */
+const janitors = new Map<string, StoreJanitor>();
+
+/** This thread's janitor of `directory` (made on first use), acquired: release it when done. */
+export function acquireJanitor(directory: string, options: JanitorOptions): StoreJanitor {
+  let janitor = janitors.get(directory);
+  if (janitor === undefined) {
+    if (janitors.size >= MAX_JANITORS) {
+      for (const [dir, other] of janitors) if (other.idle) janitors.delete(dir);
+    }
+    janitor = new StoreJanitor(directory, options);
+    // Still full of busy ones: this one works unshared.
+    if (janitors.size < MAX_JANITORS) janitors.set(directory, janitor);
+  }
+  janitor.acquire();
+  return janitor;
+}
+
+/** Walks and files removed by this thread's janitor of `directory`, if it has one. */
+export function janitorStats(directory: string): JanitorStats | undefined {
+  const janitor = janitors.get(path.resolve(directory));
+  return janitor === undefined ? undefined : { passes: janitor.passes, removed: janitor.removed };
+}
