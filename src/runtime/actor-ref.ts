@@ -49,6 +49,15 @@ export class ActorRef {
     return offset < 0 ? null : { bytes: this.producer.ring.bytes, offset };
   }
 
+  /**
+   * `tryClaim`, waiting while the mailbox is full: a short spin, then asleep on the ring's space
+   * doorbell, woken by the receiver's release. null when it stayed full for `timeoutMs`.
+   */
+  async claim(length: number, type: number = DEFAULT_MESSAGE_TYPE, timeoutMs = 30_000): Promise<{ bytes: Uint8Array; offset: number } | null> {
+    const offset = await this.producer.claim(type, length, timeoutMs);
+    return offset < 0 ? null : { bytes: this.producer.ring.bytes, offset };
+  }
+
   commit(length?: number): void {
     this.producer.commit(length);
   }
