@@ -39,6 +39,7 @@ import { SharedGauges } from '../../native/shared-gauges.js';
 import { PressureGauges } from '../buftee/pressure.js';
 import type { StageConfig } from '../stage-config.js';
 import { createDestination, type DestinationOptions } from './destinations/create-destination.js';
+import { janitorTotals, reportJanitorRemovals } from './destinations/store-janitor.js';
 import { messageOf } from './errors.js';
 import { JobDelivery, type DeliveryCounts } from './job-delivery.js';
 import { MAX_UPLOAD_INTERVAL_SECONDS } from './upload-batcher.js';
@@ -251,6 +252,9 @@ export const actor = defineActor<LogpushArgs, State>({
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       waiting: new Map(),
     };
+    reportJanitorRemovals((directory, removed) =>
+      ctx.log.warn({ directory, removed }, `object store ${directory}: removed ${removed} temporary file(s) that dead writers left (untouched for 30 min)`),
+    );
     const acks = new RingProducer(ctx.args.acks);
     state.sendAck = (ack: AckRecord): boolean => {
       writeAck(new DataView(state.ackBytes.buffer), 0, ack);
@@ -436,6 +440,8 @@ export const actor = defineActor<LogpushArgs, State>({
     putsBusy: state.slots.busy,
     putsQueued: state.slots.queued,
     pool: { freeBytes: state.pool.freeBytes, freeBuffers: state.pool.freeBuffers, reused: state.pool.reused, allocated: state.pool.allocated },
+    // The object stores' janitors of this thread (store-janitor.ts): walks, and files removed.
+    janitor: janitorTotals(),
     // Totals over every job; per job only for the first MAX_JOBS_IN_STATS (stats() answers in
     // bounded time and size with 100,000 jobs).
     totals: totalsOf(state.jobs.values(), state.retired),

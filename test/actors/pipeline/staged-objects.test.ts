@@ -3,9 +3,10 @@
  * each. While their objects are open, Logpush holds at most about the spill size of each in memory
  * (stats().openObjects and the seatbelt_logpush_open_object_bytes gauge), the rest sits in their
  * staged files; stop() seals and stores them, every event once (gzip and not), and no temporary
- * file is left.
+ * file is left. Logpush's janitor removes what a dead writer left in the folder of a job no longer
+ * configured (stats().janitor).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,12 @@ describe('staged objects in the pipeline', () => {
       max_upload_interval_seconds: 300,
       destination: { type: 'object-store' as const, directory: dir },
     }));
+    // A dead writer's staged file, stale, in the folder of a job that is gone from the config.
+    const litter = join(dir, 'job-gone', '.job-gone.1-dead0000-7-1.tmp');
+    mkdirSync(join(dir, 'job-gone'));
+    writeFileSync(litter, 'x');
+    const old = (Date.now() - 31 * 60_000) / 1000;
+    utimesSync(litter, old, old);
     const pipeline = createPipeline({ config: { jobs }, supervisor: { onRootFailure: 'emit', log: { level: 'silent' } } });
     await pipeline.start();
     const registry = createPipelineMetrics(pipeline);
@@ -58,6 +65,10 @@ describe('staged objects in the pipeline', () => {
       // Each job's folder holds its staged file, and no object yet.
       for (const job of jobs) expect(readdirSync(join(dir, job.id)).filter((n) => n.endsWith('.tmp'))).toHaveLength(1);
       expect(readObjects(dir)).toEqual([]);
+      // Logpush's janitor walked the store when it first staged: the litter is gone.
+      const janitor = ((await pipeline.tree.stats(2000)).find((s) => s.id === 'logpush')!.actor as { janitor: { passes: number; removed: number } }).janitor;
+      expect(janitor).toEqual({ passes: 1, removed: 1 });
+      expect(existsSync(litter)).toBe(false);
     } finally {
       expect(await pipeline.stop()).toBe(true);
     }

@@ -105,6 +105,7 @@ export class StoreJanitor {
     this.lastPassAt = performance.now();
     this.passes++;
     const before = this.options.now() - STALE_STAGED_MS;
+    const removedBefore = this.removed;
     try {
       for await (const entry of await opendir(this.directory, { bufferSize: 64 })) {
         // isDirectory() is false for a symlink: a linked folder is not followed.
@@ -112,6 +113,14 @@ export class StoreJanitor {
       }
     } catch {
       // No store yet, or it went away while walked: the next walk sees what is there then.
+    }
+    const removed = this.removed - removedBefore;
+    if (removed > 0 && reporter !== null) {
+      try {
+        reporter(this.directory, removed);
+      } catch {
+        // A reporter's failure is not the walk's.
+      }
     }
   }
 
@@ -141,6 +150,24 @@ export class StoreJanitor {
 
 /** This thread's janitors, by directory. */
 const janitors = new Map<string, StoreJanitor>();
+/** Told of each walk that removed files (Logpush logs it). */
+let reporter: ((directory: string, removed: number) => void) | null = null;
+
+/** Sets (or, with null, clears) what this thread's janitors tell after a walk that removed files. */
+export function reportJanitorRemovals(report: ((directory: string, removed: number) => void) | null): void {
+  reporter = report;
+}
+
+/** Walks and files removed by all of this thread's janitors. */
+export function janitorTotals(): JanitorStats {
+  let passes = 0;
+  let removed = 0;
+  for (const janitor of janitors.values()) {
+    passes += janitor.passes;
+    removed += janitor.removed;
+  }
+  return { passes, removed };
+}
 
 /** This thread's janitor of `directory` (made on first use), acquired: release it when done. */
 export function acquireJanitor(directory: string, options: JanitorOptions): StoreJanitor {

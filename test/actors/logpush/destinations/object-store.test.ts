@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreDestination, STALE_STAGED_MS, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
-import { janitorStats } from '../../../../src/actors/logpush/destinations/store-janitor.js';
+import { janitorStats, janitorTotals, reportJanitorRemovals } from '../../../../src/actors/logpush/destinations/store-janitor.js';
 import { createPipeline } from '../../../../src/actors/pipeline.js';
 import { NOV_14_10H_NS, uploadObject } from '../fixtures/upload-objects.js';
 
@@ -337,6 +337,9 @@ describe('ObjectStoreDestination staging', () => {
     };
 
     it("removes other writers' stale temporary files from every job's folder, of jobs it never writes too, and nothing else", async () => {
+      const reports: [string, number][] = [];
+      reportJanitorRemovals((directory, removed) => reports.push([directory, removed]));
+      const totalsBefore = janitorTotals().removed;
       const store = new ObjectStoreDestination({ directory: root, sweepIntervalMs: 1000 });
       // This thread's own file, stale by its time: never removed (the thread may still be writing it).
       const ours = store.openStaging('job-1', 'none');
@@ -354,6 +357,11 @@ describe('ObjectStoreDestination staging', () => {
       await symlink(outside, path.join(root, 'job-link'));
       await vi.waitFor(async () => expect(await listFiles(root)).toEqual([...kept, 'job-1/.job-1.fresh-1.tmp', oursName].sort()), { timeout: 5000 });
       expect(await listFiles(outside)).toEqual(['.job-link.1234-abcd-7-1.tmp']);
+      // One walk removed all three, and said so (Logpush logs it); the thread's totals count them.
+      expect(reports).toEqual([[root, 3]]);
+      expect(janitorStats(root)).toMatchObject({ removed: 3 });
+      expect(janitorTotals().removed - totalsBefore).toBe(3);
+      reportJanitorRemovals(null);
       await store.close();
     });
 
