@@ -4,9 +4,9 @@
  * object's earliest and latest event timestamps (20241114T100000Z), the date is start's UTC date,
  * and seq is the object's per-job sequence number. Keys sort by time within a day.
  *
- * No reader ever sees a partial object: the bytes go to a temporary name in the job's folder
- * (a dot-file, which listings by glob skip; never among the objects), are synced, and only then get their final name in one
- * atomic step. That step is link(), not rename(): rename would silently replace an existing object
+ * No reader ever sees a partial object: the bytes go to a temporary name in the job's folder (a
+ * dot-file, which listings by glob skip; never among the objects), are synced, and only then get
+ * their final name in one atomic step. That step is link(), not rename(): rename would silently replace an existing object
  * when a key repeats (a job restarted with seq from 0 lands on the same second), and losing an
  * uploaded object is the one thing this stage must not do. On EEXIST the key gets a suffix
  * (`_<seq>-1.log.gz`, ...). On a file system without hard links it falls back to checking the name
@@ -65,7 +65,6 @@ export interface ObjectStoreOptions {
    */
   readonly sweepIntervalMs?: number;
 }
-
 
 /**
  * The key of an object: `<job>/<YYYYMMDD>/<start>_<end>_<seq>.log[.gz]`. `nowMs` names objects

@@ -158,7 +158,7 @@ export function reportJanitorRemovals(report: ((directory: string, removed: numb
   reporter = report;
 }
 
-/** Walks and files removed by all of this thread's janitors. */
+/** Walks and files removed by the janitors this thread keeps (one forgotten past MAX_JANITORS takes its counts along). */
 export function janitorTotals(): JanitorStats {
   let passes = 0;
   let removed = 0;
