@@ -8,9 +8,10 @@
  * dot-file, which listings by glob skip; never among the objects), are synced, and only then get
  * their final name in one atomic step. That step is link(), not rename(): rename would silently
  * replace an existing object when a key repeats (a job restarted with seq from 0 lands on the same
- * second), and losing an uploaded object is the one thing this stage must not do. On EEXIST the key gets a suffix
- * (`_<seq>-1.log.gz`, ...). On a file system without hard links it falls back to checking the name
- * then renaming, which is safe while one writer owns the job (Logpush shards jobs to one actor).
+ * second), and losing an uploaded object is the one thing this stage must not do. On EEXIST the
+ * key gets a suffix (`_<seq>-1.log.gz`, ...). On a file system without hard links it falls back to
+ * checking the name then renaming, which is safe while one writer owns the job (Logpush shards
+ * jobs to one actor).
  *
  * An open object's leading lines can be written before it is sealed (`openStaging`): they go, a
  * chunk at a time, to a temporary dot-file in the job's folder (`<job>/.<job>.<...>.tmp`); the put
