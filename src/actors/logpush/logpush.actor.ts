@@ -39,7 +39,7 @@ import { SharedGauges } from '../../native/shared-gauges.js';
 import { PressureGauges } from '../buftee/pressure.js';
 import type { StageConfig } from '../stage-config.js';
 import { createDestination, type DestinationOptions } from './destinations/create-destination.js';
-import { janitorTotals, reportJanitorRemovals } from './destinations/store-janitor.js';
+import { STALE_STAGED_MS, janitorTotals, reportJanitorRemovals } from './destinations/store-janitor.js';
 import { messageOf } from './errors.js';
 import { JobDelivery, type DeliveryCounts } from './job-delivery.js';
 import { MAX_UPLOAD_INTERVAL_SECONDS } from './upload-batcher.js';
@@ -253,7 +253,7 @@ export const actor = defineActor<LogpushArgs, State>({
       waiting: new Map(),
     };
     reportJanitorRemovals((directory, removed) =>
-      ctx.log.warn({ directory, removed }, `object store ${directory}: removed ${removed} temporary file(s) that dead writers left (untouched for 30 min)`),
+      ctx.log.warn({ directory, removed }, `object store ${directory}: removed ${removed} temporary file(s) that dead writers left (untouched for ${STALE_STAGED_MS / 60_000} min)`),
     );
     const acks = new RingProducer(ctx.args.acks);
     state.sendAck = (ack: AckRecord): boolean => {
