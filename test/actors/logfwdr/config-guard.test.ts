@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import {
   ConfigGuard,
+  configFingerprint,
   type ConfigGuardOptions,
   type GuardAlert,
   type GuardEvent,
@@ -74,6 +77,37 @@ describe('ConfigGuard: accepting configs', () => {
     const { guard } = setup();
     expect(guard.offer({ kind: 'value', source: 'generator', value: { jobs: jobs(2) } }).outcome).toBe('accepted');
     expect(guard.decision('http_requests', 1001)).toBe('forward');
+  });
+});
+
+describe('configFingerprint', () => {
+  const sha = (text: string): string => createHash('sha256').update(text).digest('base64url');
+  /** Jobs stand for parsed ones: the fingerprint reads only their JSON. */
+  const configArb = fc.record({
+    generation: fc.option(fc.nat(), { nil: undefined }),
+    jobs: fc.array(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { maxLength: 6 }),
+  });
+  const fp = (config: { generation: number | undefined; jobs: readonly object[] }): string => configFingerprint(config as never);
+
+  it('is equal for two configs exactly when their JSON is (property)', () => {
+    fc.assert(
+      fc.property(configArb, configArb, (a, b) => {
+        expect(fp(a) === fp(b)).toBe(JSON.stringify(a) === JSON.stringify(b));
+      }),
+      { numRuns: 500 },
+    );
+    // A job's content moved across a job boundary is another config.
+    expect(fp({ generation: 1, jobs: [{ a: 'x' }, { b: 'y' }] })).not.toBe(fp({ generation: 1, jobs: [{ a: 'x', b: 'y' }] }));
+    expect(fp({ generation: 1, jobs: [] })).not.toBe(fp({ generation: 2, jobs: [] }));
+  });
+
+  it('hashes the generation, then each job on a line of its own, whatever the chunks it is hashed in', () => {
+    // Jobs of ~40 KB and small ones: the 64 Ki-character chunks end mid-stream, and one job is
+    // larger than a chunk.
+    const jobs = Array.from({ length: 30 }, (_, i) => ({ id: `job-${i}`, pad: 'x'.repeat(i % 3 === 0 ? 40_000 : i * 7), big: i === 7 ? 'y'.repeat(100_000) : '' }));
+    const expected = sha(`3${jobs.map((j) => `\n${JSON.stringify(j)}`).join('')}`);
+    expect(fp({ generation: 3, jobs })).toBe(expected);
+    expect(fp({ generation: undefined, jobs: [] })).toBe(sha('null'));
   });
 });
 
