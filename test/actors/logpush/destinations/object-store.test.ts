@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreDestination, STALE_STAGED_MS, objectKey } from '../../../../src/actors/logpush/destinations/object-store.js';
-import { janitorStats, janitorTotals, reportJanitorRemovals } from '../../../../src/actors/logpush/destinations/store-janitor.js';
+import { StoreJanitor, janitorStats, janitorTotals, reportJanitorRemovals } from '../../../../src/actors/logpush/destinations/store-janitor.js';
 import { createPipeline } from '../../../../src/actors/pipeline.js';
 import { NOV_14_10H_NS, uploadObject } from '../fixtures/upload-objects.js';
 
@@ -391,6 +391,31 @@ describe('ObjectStoreDestination staging', () => {
       again.openStaging('job-1', 'none');
       await vi.waitFor(async () => expect(await temps()).toEqual([]));
       await again.close();
+    });
+
+    it('waits a hundred times as long as its last walk took before the next, when that is longer than the interval', async () => {
+      // A clock that moves 25 ms a reading: each walk reads it as taking 25 ms.
+      let t = 0;
+      const janitor = new StoreJanitor(root, { intervalMs: 1000, now: Date.now, ours: 'nobody-', monotonicNow: () => (t += 25) });
+      janitor.acquire();
+      await vi.waitFor(() => expect(janitor.passes).toBe(1));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(janitor.gapMs).toBe(2500);
+      // The interval alone would have walked again by now.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(janitor.passes).toBe(1);
+      await vi.waitFor(() => expect(janitor.passes).toBe(2), { timeout: 3000 });
+      janitor.release();
+    });
+
+    it('released while it walks, it does not walk again', async () => {
+      let t = 0;
+      const janitor = new StoreJanitor(root, { intervalMs: 1000, now: Date.now, ours: 'nobody-', monotonicNow: () => (t += 1) });
+      janitor.acquire();
+      // The walk began at acquire and is under way (reading the folder) as its only user lets go.
+      janitor.release();
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      expect(janitor.passes).toBe(1);
     });
 
     it('refuses a sweep interval outside 1 s to 24 h, in a destination and in createPipeline before anything starts', () => {
