@@ -475,7 +475,8 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
       totals,
       balanced: this.ledger.balanced(),
       lost,
-      stages: Object.fromEntries(stages.map((s) => [s.id, { restarts: s.restartCount, mailboxBytes: s.mailboxBytes, ...s.actor }])),
+      // The supervisor's figures last: a stage's own stats cannot stand in for its restarts.
+      stages: Object.fromEntries(stages.map((s) => [s.id, { ...s.actor, restarts: s.restartCount, mailboxBytes: s.mailboxBytes }])),
       generation: this.guard.generation,
       mode: this.guard.mode,
       pressure: this.pressure.snapshot(),

@@ -97,7 +97,7 @@ interface State {
   header: JobHeader;
   ack: AckRecord;
   windowBytes: number;
-  counts: { appended: number; sent: number; acked: number; blockedMs: number; restarts: number };
+  counts: { appended: number; sent: number; acked: number; blockedMs: number; logpushHellos: number };
   lastEviction: number;
   /** When the batch pool was last trimmed (runtime/buffer-pool.ts). */
   lastTrim: number;
@@ -348,7 +348,7 @@ export const actor = defineActor<BufteeArgs, State>({
       header: { slot: 0, events: 0, offset: 0 },
       ack: { slot: 0, events: 0, offset: 0, delivered: 0, failed: 0 },
       windowBytes: ctx.args.windowBytes ?? 8 * 1024 * 1024,
-      counts: { appended: 0, sent: 0, acked: 0, blockedMs: 0, restarts: 0 },
+      counts: { appended: 0, sent: 0, acked: 0, blockedMs: 0, logpushHellos: 0 },
       ackRing: new RingConsumer(ctx.args.acks),
       onAck: () => {},
       lastEviction: performance.now(),
@@ -378,7 +378,7 @@ export const actor = defineActor<BufteeArgs, State>({
         job.inFlightBytes = 0;
         if (state.buftee.has(job.id)) state.ready.add(job.id);
       }
-      state.counts.restarts++;
+      state.counts.logpushHellos++;
     };
     state.onAck = ackRingHandler(state.ack, hello, (ack) => {
       const job = state.bySlot.get(ack.slot);

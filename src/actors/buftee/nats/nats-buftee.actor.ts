@@ -195,7 +195,7 @@ interface State {
     ackRetries: number;
     working: number;
     pullErrors: number;
-    restarts: number;
+    logpushHellos: number;
     recovered: number;
     /** Acks confirmed just before a disconnect, sent again after it. */
     reacks: number;
@@ -791,7 +791,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       streamState: { subjects: 0, bytes: 0, messages: 0, at: 0 },
       fullUntil: 0,
       unavailableSince: 0,
-      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, restarts: 0, recovered: 0, reacks: 0, repeats: 0 },
+      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, logpushHellos: 0, recovered: 0, reacks: 0, repeats: 0 },
       lastLogAt: new Map(),
       log: ctx.log,
       gate: null,
@@ -812,7 +812,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
         job.inFlightBytes = 0;
         if (job.queue.length > 0) state.ready_.add(job.id);
       }
-      state.counts.restarts++;
+      state.counts.logpushHellos++;
     };
     state.onAck = ackRingHandler(state.ack, hello, (ack) => {
       const job = state.bySlot.get(ack.slot);
