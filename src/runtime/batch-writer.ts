@@ -222,6 +222,30 @@ export class BatchWriter {
     return true;
   }
 
+  /**
+   * `tryAdd` with a zone id for its key (the edge generator's events): the same bytes as
+   * `tryAdd(String(zone), ...)`, with no string made and no string compared or hashed per event.
+   * The key is found by number, as `tryForward` finds a forwarded zone (see zoneKeys); a batch
+   * that holds string keys and no zones, or a zone of more than 15 digits, takes the string path.
+   */
+  tryAddZone(zone: number, timestamp: number, bytes: Uint8Array): boolean {
+    if (this.state !== OPEN) this.checkOpen();
+    if (!(Number.isSafeInteger(zone) && zone >= 0)) throw encodeError(`zone key must be a non-negative safe integer, got ${zone}`);
+    if (zone >= MAX_PLAIN_NUMBER || (this.keys.size > 0 && this.zoneKeys.size === 0)) return this.tryAdd(String(zone), timestamp, bytes);
+    this.keyZone = zone;
+    const keyIndex = zone === this.lastZone ? this.lastZoneIndex : this.zoneKeys.get(zone);
+    const newKeyLength = keyIndex === undefined ? digitCount(zone) : 0;
+    const length = bytes.length;
+    const start = align8(this.payloadsEnd);
+    const total = batchByteLength(start + length, this.eventCount + 1, this.keyEnds.length + (keyIndex === undefined ? 1 : 0), this.stringsLength + newKeyLength);
+    if (total > this.maxBytes && !this.fits(start + length, keyIndex === undefined, newKeyLength, String(zone))) return false;
+    const at = PAYLOADS_OFFSET + start;
+    if (at + length > this.buf.length) this.ensureCapacity(at + length);
+    if (length > 0) this.buf.set(bytes, at);
+    this.commit(null, keyIndex, newKeyLength, timestamp, start + length);
+    return true;
+  }
+
   /** `tryAdd`, throwing ERR_CODEC_TOO_LARGE instead of returning false. */
   add(key: string, timestamp: number, bytes: Uint8Array, offset = 0, length = bytes.length - offset): void {
     if (!this.tryAdd(key, timestamp, bytes, offset, length)) throw this.fullError(length, key);
@@ -534,6 +558,9 @@ function digitCount(n: number): number {
   for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
   return digits;
 }
+
+/** Numbers from here on have more than 15 digits: their keys are strings (BatchReader.keyNumber's rule). */
+const MAX_PLAIN_NUMBER = 1e15;
 
 /** `key` as a number when it is plain digits (no leading zero, at most 15; BatchReader.keyNumber's rule), else -1. */
 function plainNumber(key: string): number {

@@ -313,6 +313,39 @@ describe('batch codec', () => {
     );
   });
 
+  it('tryAddZone makes the same batch as tryAdd(String(zone)), full at the same event, mixed with string keys or not (property)', () => {
+    const zoneArb = fc.oneof(
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.constantFrom(999_999_999_999_999, 1e15, Number.MAX_SAFE_INTEGER),
+    );
+    const stepArb = fc.record({
+      key: fc.oneof(zoneArb, fc.constantFrom('zone-1', '007', 'ü', '5', '1000000000000000')),
+      payload: fc.uint8Array({ maxLength: 300 }),
+    });
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 80 }), fc.integer({ min: 256, max: 8192 }), (steps, maxBytes) => {
+        const byZone = new BatchWriter(codec, { maxBytes, initialBytes: 64 }).begin('http_requests');
+        const byString = new BatchWriter(codec, { maxBytes, initialBytes: 64 }).begin('http_requests');
+        for (const [i, { key, payload }] of steps.entries()) {
+          let added: boolean;
+          try {
+            added = byString.tryAdd(String(key), i, payload);
+          } catch (error) {
+            expect(codeOf(() => (typeof key === 'number' ? byZone.tryAddZone(key, i, payload) : byZone.tryAdd(key, i, payload)))).toBe((error as CodecError).code);
+            continue;
+          }
+          expect(typeof key === 'number' ? byZone.tryAddZone(key, i, payload) : byZone.tryAdd(key, i, payload)).toBe(added);
+          expect(byZone.byteLength).toBe(byString.byteLength);
+        }
+        expect(Buffer.from(byZone.finish())).toEqual(Buffer.from(byString.finish()));
+      }),
+      { numRuns: 300 },
+    );
+    const writer = new BatchWriter(codec).begin('http_requests');
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) expect(() => writer.tryAddZone(bad, 0, Uint8Array.of(0xc0))).toThrow(/zone key must be a non-negative safe integer/);
+  });
+
   it('passes a batch through a shared-memory ring and decodes it from the ring view', () => {
     const producer = new RingProducer(createRing({ capacity: 1 << 16 }));
     const consumer = new RingConsumer(producer.ring);

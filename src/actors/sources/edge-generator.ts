@@ -186,7 +186,8 @@ export class EdgeGenerator {
     for (; added < count; added++) {
       const timestamp = spanNs === 0 ? nowNs : nowNs + Math.floor((added * spanNs) / count);
       const template = this.prepare(stream, timestamp);
-      if (!writer.tryAdd(this.keyOf(stream.rank), timestamp, template.bytes)) break;
+      // By number: the key's bytes are the zone's digits either way (BatchWriter.tryAddZone).
+      if (!writer.tryAddZone(this.firstZoneId + stream.rank, timestamp, template.bytes)) break;
       this.commit(stream);
     }
     return added;
