@@ -41,8 +41,12 @@ export class RoutingIndex {
   private readonly keys: Float64Array;
   /** Decoded lists, by word offset: each list becomes one frozen array in this thread. */
   private readonly lists = new Map<number, readonly number[]>();
-  /** One frozen [slot] array per slot seen (a zone of one job). */
-  private readonly singles = new Map<number, readonly number[]>();
+  /**
+   * One frozen [slot] array per slot seen (a zone of one job), by slot: an array, not a Map (a hash
+   * lookup per distinct zone of every batch, in Logfwdr and Logreceiver). At most one entry per
+   * slot, so no longer than the ledger's slots.
+   */
+  private readonly singles: (readonly number[] | undefined)[] = [];
 
   constructor(buffer: SharedArrayBuffer) {
     const words = new Int32Array(buffer);
@@ -161,16 +165,21 @@ export class RoutingIndex {
   }
 
   private listOf(value: number): readonly number[] {
-    const map = value >= 0 ? this.singles : this.lists;
-    let list = map.get(value);
+    if (value >= 0) return this.singles[value] ?? this.single(value);
+    let list = this.lists.get(value);
     if (list === undefined) {
-      if (value >= 0) list = Object.freeze([value]);
-      else {
-        const at = -value - 1;
-        list = Object.freeze(Array.from(this.words.subarray(at + 1, at + 1 + this.words[at]!)));
-      }
-      map.set(value, list);
+      const at = -value - 1;
+      list = Object.freeze(Array.from(this.words.subarray(at + 1, at + 1 + this.words[at]!)));
+      this.lists.set(value, list);
     }
+    return list;
+  }
+
+  private single(slot: number): readonly number[] {
+    // Filled up to `slot` first, so the array stays packed (holey arrays past their length go to dictionary mode).
+    while (this.singles.length < slot) this.singles.push(undefined);
+    const list = Object.freeze([slot]);
+    this.singles[slot] = list;
     return list;
   }
 }

@@ -100,6 +100,12 @@ describe('JobTable', () => {
     expect(routing.slotsFor('http_requests', 1)).toEqual([1]);
     expect(routing.slotsFor('firewall_events', 1)).toEqual([]);
     expect(Object.isFrozen(routing.slotsFor('http_requests', 4))).toBe(true);
+    // A zone of one job: one [slot] array per slot, whichever slot comes first.
+    const wide = JobTable.build([job('c', [7, 8]), job('d', [9])], (id) => (id === 'c' ? 40 : 3)).routing;
+    expect(wide.slotsFor('http_requests', 9)).toEqual([3]);
+    expect(wide.slotsFor('http_requests', 7)).toEqual([40]);
+    expect(wide.slotsFor('http_requests', 8)).toBe(wide.slotsFor('http_requests', 7));
+    expect(wide.slotsFor('http_requests', 9)).toBe(wide.slotsFor('http_requests', 9));
   });
 
   it('tells an unchanged job from a changed, removed or added one by its bytes', () => {
