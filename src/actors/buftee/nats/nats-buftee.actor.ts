@@ -196,6 +196,9 @@ interface State {
     working: number;
     pullErrors: number;
     logpushHellos: number;
+    /** Connections to the NATS server lost, and regained (the client reconnects by itself). */
+    disconnects: number;
+    reconnects: number;
     recovered: number;
     /** Acks confirmed just before a disconnect, sent again after it. */
     reacks: number;
@@ -791,7 +794,7 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       streamState: { subjects: 0, bytes: 0, messages: 0, at: 0 },
       fullUntil: 0,
       unavailableSince: 0,
-      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, logpushHellos: 0, recovered: 0, reacks: 0, repeats: 0 },
+      counts: { published: 0, duplicates: 0, subjectFull: 0, streamFull: 0, unavailable: 0, retries: 0, fetched: 0, redelivered: 0, sent: 0, acked: 0, ackRetries: 0, working: 0, pullErrors: 0, logpushHellos: 0, disconnects: 0, reconnects: 0, recovered: 0, reacks: 0, repeats: 0 },
       lastLogAt: new Map(),
       log: ctx.log,
       gate: null,
@@ -856,11 +859,13 @@ export const actor = defineActor<NatsBufteeArgs, State>({
       void (async () => {
         for await (const s of nc.status()) {
           if (s.type === 'disconnect') {
+            state.counts.disconnects++;
             if (state.args.role !== 'edge') suspectRecentAcks(state);
             if (state.gate === null) state.gate = new Promise<void>((resolve) => (reopen = resolve));
             if (state.unavailableSince === 0) state.unavailableSince = performance.now();
             ctx.log.warn({ server: (s as { server?: string }).server }, 'buftee (nats): disconnected; reconnecting');
           } else if (s.type === 'reconnect') {
+            state.counts.reconnects++;
             state.unavailableSince = 0;
             void reverify(state).then(() => {
               state.gate = null;
