@@ -232,8 +232,7 @@ export class BatchWriter {
     if (this.state !== OPEN) this.checkOpen();
     if (!(Number.isSafeInteger(zone) && zone >= 0)) throw encodeError(`zone key must be a non-negative safe integer, got ${zone}`);
     if (zone >= MAX_PLAIN_NUMBER || (this.keys.size > 0 && this.zoneKeys.size === 0)) return this.tryAdd(String(zone), timestamp, bytes);
-    this.keyZone = zone;
-    const keyIndex = zone === this.lastZone ? this.lastZoneIndex : this.zoneKeys.get(zone);
+    const keyIndex = this.zoneKeyIndex(zone);
     const newKeyLength = keyIndex === undefined ? digitCount(zone) : 0;
     const length = bytes.length;
     const start = align8(this.payloadsEnd);
@@ -315,8 +314,7 @@ export class BatchWriter {
     let keyIndex: number | undefined;
     let newKeyLength: number;
     if (zone >= 0) {
-      this.keyZone = zone;
-      keyIndex = zone === this.lastZone ? this.lastZoneIndex : this.zoneKeys.get(zone);
+      keyIndex = this.zoneKeyIndex(zone);
       newKeyLength = keyIndex === undefined ? digitCount(zone) : 0;
     } else {
       key = reader.keyByIndex(k);
@@ -430,6 +428,12 @@ export class BatchWriter {
   }
 
   /** The key's index in this batch, or undefined for a key not in it yet. */
+  /** The index of zone key `zone` in this batch, or undefined when it is new; the key being added is that zone (commit). */
+  private zoneKeyIndex(zone: number): number | undefined {
+    this.keyZone = zone;
+    return zone === this.lastZone ? this.lastZoneIndex : this.zoneKeys.get(zone);
+  }
+
   private indexOfKey(key: string): number | undefined {
     this.keyZone = -1;
     if (key === this.lastKey) return this.lastKeyIndex;
