@@ -115,6 +115,9 @@ const pct = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.
 async function run(compression: 'gzip' | 'none') {
   const probe = probeCreateMicros(ROOT);
   const directory = mkdtempSync(join(ROOT, 'seatbelt-bench-'));
+  // Removed after both runs (see probeCreateMicros): the gzip run does not pay for the first one's.
+  // Listed now, so a run that throws leaves nothing behind either.
+  leftovers.push(directory, probe.folder);
   const pipeline = createPipeline({
     config: { jobs: jobs(directory, compression) },
     generator: { zones: ZONES, seed: 7, limit: plan.events, mix: { http_requests: 1 } },
@@ -164,8 +167,6 @@ async function run(compression: 'gzip' | 'none') {
   clearInterval(sampler);
   const totals = pipeline.ledger.totals();
   const lat = latencies(directory);
-  // Removed after both runs (see probeCreateMicros): the gzip run does not pay for the first one's.
-  leftovers.push(directory, probe.folder);
   return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), eventsPerSecAfterWarmup: afterWarmup, delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: otherCpu }, busyByStage, fileCreateMicros: probe.micros };
 }
 
