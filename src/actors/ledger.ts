@@ -16,8 +16,8 @@
  *             │ slot 1 … slot MAX_JOBS (jobs)        SLOT_BYTES each                         │
  *             └──────────────────────────────────────────────────────────────────────────────┘
  *
- *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 3 = 16 i64 words (SLOT_BYTES = 128):
- *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ HELD_WORD + h (13 … 15) ┐
+ *   a slot, SLOT_WORDS = 2 + DROP_REASONS.length + 4 = 17 i64 words (SLOT_BYTES = 136):
+ *   ┌ INGESTED_WORD 0 ┬ DELIVERED_WORD 1 ┬ DROPPED_WORD + r (2 … 12, r = index in DROP_REASONS) ┬ HELD_WORD + h (13 … 16) ┐
  *
  *   HELD words are not counters of the balance: each is a part of the slot's in-flight events, the
  *   events one holder (HOLDERS: Logreceiver's coalescing, Buftee's buffers, and Logpush's batches
@@ -26,11 +26,17 @@
  *   on events; when a holder crashes, its successor counts what was held as dropped `crashed`
  *   (takeHeld), so the ledger balances to the event after any crash.
  *
+ *   `lent` is the one HELD word that is no holder's alone: the batches Logpush has from the living
+ *   Buftee (sent, not complete), which that Buftee still has too and sends again to a new Logpush.
+ *   Logpush counts them; if it dies, they are the Buftee's again (it counts them in its own word
+ *   when it answers the new Logpush's HELLO, and lets `lent` go: releaseHeld), unless that Buftee
+ *   died as well: then the new Logpush counts them `crashed` (messages.ts, Restarts).
+ *
  *   slot s starts at byte HEADER_BYTES + s × SLOT_BYTES; counter w of slot s is
  *   BigInt64Array index (HEADER_BYTES / 8) + s × SLOT_WORDS + w (`counterIndex`).
  *
- * Memory: 128 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
- * 64 + 100,001 × 128 = 12,800,192 bytes (12.2 MiB). Each thread holding the job → slot map adds about
+ * Memory: 136 bytes of shared memory per job slot; the default table (100,000 jobs + "-") is
+ * 64 + 100,001 × 136 = 13,600,200 bytes (13.0 MiB). Each thread holding the job → slot map adds about
  * 50 bytes of heap per job it knows (a Map entry and an array slot, measured; the id strings are
  * shared with the thread's config).
  *
@@ -57,7 +63,7 @@ import { describeValue } from '../runtime/errors.js';
 
 /** "SBLG" read as a little-endian u32. */
 export const LEDGER_MAGIC = 0x474c4253;
-export const LEDGER_LAYOUT_VERSION = 2;
+export const LEDGER_LAYOUT_VERSION = 3;
 
 /** Byte offsets of the header fields (i32). */
 export const MAGIC_OFFSET = 0;
@@ -81,8 +87,8 @@ export const INGESTED_WORD = 0;
 export const DELIVERED_WORD = 1;
 export const DROPPED_WORD = 2;
 export const HELD_WORD = DROPPED_WORD + DROP_REASONS.length;
-/** Who may hold events in memory, each with its own HELD word. */
-export const HOLDERS = ['logreceiver', 'buftee', 'logpush'] as const;
+/** Who may hold events in memory, each with its own HELD word (`lent`: see the layout above). */
+export const HOLDERS = ['logreceiver', 'buftee', 'logpush', 'lent'] as const;
 export type Holder = (typeof HOLDERS)[number];
 export const SLOT_WORDS = 2 + DROP_REASONS.length + HOLDERS.length;
 export const SLOT_BYTES = SLOT_WORDS * 8;
@@ -96,7 +102,7 @@ if (DROPPED_WORD + DROP_REASONS.length > SLOT_WORDS) {
 export const NONE_JOB = '-';
 export const NONE_SLOT = 0;
 export const DEFAULT_MAX_JOBS = 100_000;
-/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~122 MiB at 128-byte slots). */
+/** Slots are i32-addressed and the table must fit one SharedArrayBuffer comfortably (~130 MiB at 136-byte slots). */
 export const MAX_MAX_JOBS = 1_000_000;
 
 const REASON_WORD = Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, DROPPED_WORD + i])) as Record<
@@ -279,6 +285,18 @@ export class LedgerView {
         total += n;
       }
     }
+    return total;
+  }
+
+  /**
+   * Zeroes what `holder` keeps in every slot without counting it anywhere: for a word whose events
+   * another holder has taken back (Buftee answering a new Logpush's HELLO lets `lent` go). Returns
+   * the events so let go.
+   */
+  releaseHeld(holder: Holder): number {
+    const word = HELD_WORD + HOLDERS.indexOf(holder);
+    let total = 0;
+    for (let slot = 0; slot < this.allocated(); slot++) total += Number(Atomics.exchange(this.counters, counterIndex(slot, word), 0n));
     return total;
   }
 

@@ -23,6 +23,15 @@
  * Buftee's offsets start at life × OFFSET_LIFE (life = its restart count), so an ack meant for a
  * dead Buftee never matches a batch of its successor.
  *
+ * Lent batches: what Logpush has from the living Buftee (received, not complete) is counted in the
+ * ledger's `lent` word, and LINK_LENT_LIFE names that Buftee's life. A Buftee that answers a HELLO
+ * while LINK_LENT_LIFE is its own life takes them back (held in its own word, sent again) and lets
+ * `lent` go, in the same synchronous step. A new Logpush leaves `lent` alone until the RESYNC for
+ * its nonce: from a later life than LINK_LENT_LIFE, the Buftee that lent them died before taking
+ * them back, and the new Logpush counts them `crashed`. A running Logpush that learns of a new
+ * Buftee life moves what it has of older lives from `lent` to its own `logpush` word (orphans).
+ * Without this, a Logpush killed before it noticed a Buftee death left those batches in flight.
+ *
  * JobHeader (16 bytes, little-endian):  slot u32 | events u32 | offset f64
  * AckRecord (24 bytes, little-endian):  slot u32 | events u32 | offset f64 | delivered u32 | failed u32
  *
@@ -43,7 +52,9 @@ export const RESYNC_BYTES = 8;
 export const LINK_HELLO_NONCE = 0;
 /** The link gauges: the life (restart count) of the Buftee now running. */
 export const LINK_BUFTEE_LIFE = 1;
-export const LINK_GAUGES = 2;
+/** The link gauges: the Buftee life whose batches Logpush counts in the ledger's `lent` word (see Lent batches). */
+export const LINK_LENT_LIFE = 2;
+export const LINK_GAUGES = 3;
 /** Offsets of one Buftee incarnation (2^40 batches a life): restart r starts at r × OFFSET_LIFE. */
 export const OFFSET_LIFE = 2 ** 40;
 

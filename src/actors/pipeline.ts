@@ -301,7 +301,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     const resourceLimits = { maxYoungGenerationSizeMb: STAGE_YOUNG_GENERATION_MB };
     // Before the first worker: V8 reads it as each isolate is made (a restarted stage's too).
     setInitialOldSpaceForNewIsolates(this.stageInitialOldSpaceMb);
-    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, resourceLimits, args: { acks, link, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs, maxConcurrentPuts: this.options.logpush?.maxConcurrentPuts, pressureSealAheadMs: this.options.logpush?.pressureSealAheadMs, pressure: this.pressureBuffer } };
+    const logpush = { id: 'logpush', type: 'worker', module: new URL('./logpush/logpush.actor.ts', import.meta.url), mailboxBytes, resourceLimits, args: { acks, link, bufteeKeepsSent: this.nats !== null, structures, config, destinations: this.options.destinations, idleDeliveryMs: this.options.logpush?.idleDeliveryMs, maxConcurrentPuts: this.options.logpush?.maxConcurrentPuts, pressureSealAheadMs: this.options.logpush?.pressureSealAheadMs, pressure: this.pressureBuffer } };
     const pushes = this.role !== 'edge';
     const buftee =
       this.nats === null

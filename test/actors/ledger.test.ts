@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
 import { DROP_REASONS, type DropReason } from '../../src/actors/job.js';
 import {
   HEADER_BYTES,
+  HOLDERS,
   Ledger,
   LedgerError,
   LedgerView,
@@ -114,7 +115,8 @@ describe('Ledger', () => {
   it('validates maxJobs and sizes a slot from the reasons: ingested, delivered, one per reason, one held word per holder', () => {
     expect(codeOf(() => Ledger.create({ maxJobs: 0 }))).toBe('ERR_LEDGER_SLOT');
     expect(codeOf(() => Ledger.create({ maxJobs: 1.5 }))).toBe('ERR_LEDGER_SLOT');
-    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 3));
+    expect(HOLDERS).toEqual(['logreceiver', 'buftee', 'logpush', 'lent']);
+    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 4));
     expect(Ledger.create().buffer.byteLength).toBe(HEADER_BYTES + 100_001 * SLOT_BYTES);
     expect(ledgerBytes(100_000)).toBe(64 + 100_001 * SLOT_BYTES);
   });
@@ -167,6 +169,31 @@ describe('Ledger', () => {
     expect(ledger.held(a, 'buftee')).toBe(0);
     expect(ledger.held(a, 'logreceiver')).toBe(40);
     expect(view.takeHeld('buftee')).toBe(0);
+    expect(ledger.balanced()).toBe(true);
+  });
+
+  it('lets a held word go without counting it (a Buftee taking back what it lent a dead Logpush), and only that word', () => {
+    const ledger = Ledger.create({ maxJobs: 3 });
+    const a = ledger.slot('a');
+    const b = ledger.slot('b');
+    ledger.ingest(a, 30);
+    ledger.ingest(b, 5);
+    ledger.hold(a, 'lent', 30);
+    ledger.hold(b, 'lent', 5);
+    ledger.hold(a, 'logpush', 7);
+    // Buftee answers the new Logpush's HELLO: the 30 and 5 are its own to send again.
+    ledger.hold(a, 'buftee', 30);
+    ledger.hold(b, 'buftee', 5);
+    const view = LedgerView.attach(structuredClone(ledger.handle()));
+    expect(view.releaseHeld('lent')).toBe(35);
+    expect(ledger.held(a, 'lent')).toBe(0);
+    expect(ledger.held(b, 'lent')).toBe(0);
+    // Nothing counted: the events are as much in flight as before, and the other words untouched.
+    expect(ledger.entry('a')).toMatchObject({ ingested: 30, delivered: 0, inFlight: 30 });
+    expect(ledger.entry('a')!.dropped.crashed).toBe(0);
+    expect(ledger.held(a, 'logpush')).toBe(7);
+    expect(ledger.held(a, 'buftee')).toBe(30);
+    expect(view.releaseHeld('lent')).toBe(0);
     expect(ledger.balanced()).toBe(true);
   });
 

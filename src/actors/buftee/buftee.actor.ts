@@ -25,8 +25,10 @@ import { defineActor } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor-ref.js';
 import { LedgerView, NONE_SLOT } from '../ledger.js';
 import { RingConsumer, type RecordHandler } from '../../native/ring-consumer.js';
+import { SharedGauges } from '../../native/shared-gauges.js';
 import {
   JOB_HEADER_BYTES,
+  LINK_LENT_LIFE,
   OFFSET_LIFE,
   TYPE_JOB_BATCH,
   TYPE_ZONE_BATCH,
@@ -364,6 +366,7 @@ export const actor = defineActor<BufteeArgs, State>({
     // What a crashed predecessor held died with it: counted, to the event.
     const crashed = state.ledger.takeHeld('buftee');
     if (crashed > 0) ctx.log.error({ alert: 'stage_crashed', stage: 'buftee', crashed }, `buftee restarted: ${crashed} events its predecessor held are counted crashed`);
+    const link = ctx.args.link === undefined ? null : SharedGauges.attach(ctx.args.link);
     const hello = (nonce: number): void => {
       if (nonce === 0 || nonce === state.lastHello) return;
       state.lastHello = nonce;
@@ -378,6 +381,10 @@ export const actor = defineActor<BufteeArgs, State>({
         job.inFlightBytes = 0;
         if (state.buftee.has(job.id)) state.ready.add(job.id);
       }
+      // What the dead Logpush had of this life (`lent`) is held here now, with the rest sent: let
+      // go in the same step (messages.ts, Lent batches). Lent by an earlier life, it is not ours:
+      // the new Logpush counts it crashed.
+      if (link !== null && link.load(LINK_LENT_LIFE) === ctx.restartCount) state.ledger.releaseHeld('lent');
       state.counts.logpushHellos++;
     };
     state.onAck = ackRingHandler(state.ack, hello, (ack) => {

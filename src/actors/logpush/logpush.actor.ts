@@ -13,6 +13,13 @@
  * seen) can be sent again by nobody, so while this Logpush has it in memory it is in the ledger's
  * `logpush` held count, until it is complete. A successor counts what its predecessor held so as
  * `crashed`.
+ *
+ * Lent: a batch of the living Buftee is in the ledger's `lent` count while this Logpush has it,
+ * until it is complete or orphaned (then it moves to `logpush`). A successor settles what its
+ * predecessor had lent at the RESYNC answering its HELLO: the Buftee that lent them took them back
+ * if it answered (it lets `lent` go), else it died and they are counted `crashed` here
+ * (messages.ts, Lent batches). Not with a Buftee on JetStream (`bufteeKeepsSent`): what it sent
+ * and was not acked is delivered again whoever dies.
  */
 
 import { BufferPool, POOL_TRIM_MS } from '../../runtime/buffer-pool.js';
@@ -26,6 +33,7 @@ import {
   JOB_HEADER_BYTES,
   LINK_BUFTEE_LIFE,
   LINK_HELLO_NONCE,
+  LINK_LENT_LIFE,
   OFFSET_LIFE,
   TYPE_ACK,
   TYPE_HELLO,
@@ -80,6 +88,11 @@ export interface LogpushArgs {
   /** Shared with Buftee: where this Logpush publishes its HELLO nonce (messages.ts, Restarts). */
   link?: SharedArrayBuffer;
   /**
+   * Buftee keeps what it sent until it is acked, through its own death (JetStream redelivers it):
+   * nothing this Logpush has is lost with Buftee, so nothing is counted `lent`. Default false.
+   */
+  bufteeKeepsSent?: boolean;
+  /**
    * Buftee's pressure gauges (buftee/pressure.ts). While Buftee is at soft pressure or above (80% of
    * a limit: its bytes in all, in a busy pipeline), every tick seals the objects due within the next
    * `pressureSealAheadMs`, a horizon that widens the longer the pressure lasts, so what Buftee
@@ -128,6 +141,11 @@ interface State {
   sealAheadMs: number;
   /** Until Buftee's RESYNC for our nonce: batches dropped, by Buftee life and slot (events). */
   waiting: Map<number, Map<number, number>> | null;
+  /** Batches of the living Buftee are counted in the ledger's `lent` word (a link, and a Buftee that does not keep what it sent). */
+  countsLent: boolean;
+  /** The Buftee life of what a predecessor left in `lent` (LINK_LENT_LIFE at start), until settled at the RESYNC. */
+  inheritedLentLife: number;
+  lentSettled: boolean;
 }
 
 /** Flushes a delivery that leaves (its job removed or changed, or idle): closed once what it holds is out. */
@@ -193,16 +211,38 @@ function learnLife(state: State, life: number): void {
       if (from >= state.life && from < life) orphaned += e.events;
     }
     state.ledger.hold(slot, 'logpush', orphaned);
+    if (state.countsLent) state.ledger.hold(slot, 'lent', -orphaned);
   }
   state.life = life;
+  // Before the RESYNC, `lent` is still the predecessor's (and its life is the one to settle).
+  if (state.lentSettled) state.link?.store(LINK_LENT_LIFE, life);
+}
+
+/**
+ * At the RESYNC for our nonce (Buftee life `life`): what a predecessor left in `lent` was lent by
+ * the Buftee of life inheritedLentLife. That Buftee answering took them back (and let `lent` go
+ * as it did); a later one answering means it died first, and nobody has them any more.
+ */
+function settleLent(state: State, ctx: { log: { error(o: object, m: string): void } }, life: number): void {
+  if (state.countsLent && state.inheritedLentLife < life) {
+    const crashed = state.ledger.takeHeld('lent');
+    state.counts.crashed += crashed;
+    if (crashed > 0) {
+      ctx.log.error({ alert: 'stage_crashed', stage: 'logpush', crashed }, `${crashed} events a dead Logpush had from a Buftee that died too are counted crashed`);
+    }
+  }
+  state.lentSettled = true;
+  // From now on `lent` counts this Logpush's batches of the living Buftee.
+  state.link?.store(LINK_LENT_LIFE, state.life);
 }
 
 /** Buftee's answer to a HELLO: ours ends the wait; batches of older Buftee lives died with them. */
-function resync(state: State, ctx: { log: { warn(o: object, m: string): void } }, view: DataView): void {
+function resync(state: State, ctx: { log: { warn(o: object, m: string): void; error(o: object, m: string): void } }, view: DataView): void {
   const nonce = view.getUint32(0, true);
   const life = view.getUint32(4, true);
   learnLife(state, life);
   if (state.waiting === null || nonce !== state.nonce) return;
+  settleLent(state, ctx, life);
   let crashed = 0;
   for (const [from, bySlot] of state.waiting) {
     if (from >= life) continue;
@@ -251,6 +291,10 @@ export const actor = defineActor<LogpushArgs, State>({
       link: ctx.args.link === undefined ? null : SharedGauges.attach(ctx.args.link),
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       waiting: new Map(),
+      countsLent: ctx.args.link !== undefined && ctx.args.bufteeKeepsSent !== true,
+      // Left as it is until the RESYNC (settleLent): Buftee may still take those batches back.
+      inheritedLentLife: ctx.args.link === undefined ? 0 : SharedGauges.attach(ctx.args.link).load(LINK_LENT_LIFE),
+      lentSettled: false,
     };
     reportJanitorRemovals((directory, removed) =>
       ctx.log.warn({ directory, removed }, `object store ${directory}: removed ${removed} temporary file(s) that dead writers left (untouched for ${STALE_STAGED_MS / 60_000} min)`),
@@ -279,6 +323,7 @@ export const actor = defineActor<LogpushArgs, State>({
           staggerFirstObject: true,
           completed: (offset, events) => {
             if (Math.floor(offset / OFFSET_LIFE) < state.life) state.ledger.hold(slot, 'logpush', -events);
+            else if (state.countsLent) state.ledger.hold(slot, 'lent', -events);
           },
           ack: (s, offset, delivered, failed) => {
             const ack = { slot: s, events: delivered + failed, offset, delivered, failed };
@@ -369,7 +414,9 @@ export const actor = defineActor<LogpushArgs, State>({
     state.due.file(delivery, delivery.compiled.deadline);
     // A batch of a Buftee that died since it was sent is only here now: counted as held last, so
     // a crash before this line leaves it to be handled (or dropped and counted) again, never both.
+    // One of the living Buftee is lent: its successor settles it if this Logpush dies.
     if (orphan) state.ledger.hold(header.slot, 'logpush', header.events);
+    else if (state.countsLent) state.ledger.hold(header.slot, 'lent', header.events);
   },
 
   async run(ctx, state) {
