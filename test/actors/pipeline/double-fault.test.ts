@@ -96,4 +96,38 @@ describe('Buftee and Logpush killed together', () => {
       await pipeline.stop();
     }
   });
+
+  // Under traffic, pairs of kills at random gaps (0-60 ms, either stage first; seeded): each gap
+  // lands somewhere else in the other stage's handover (before it noticed, while it settles, after).
+  it('balances to the event after five pairs of kills under traffic, with nothing left in flight or held', async () => {
+    const directory = mkdtempSync(join(root, 'pairs-'));
+    const limit = 100_000;
+    const pipeline = createPipeline({
+      config: { jobs: defaultJobs({ zones: 20, jobs: 20, directory, compression: 'none' }).map((j) => ({ ...j, max_upload_interval_seconds: 1 })) },
+      generator: { zones: 20, seed: 5, limit, ratePerSecond: 12_000, mix: { http_requests: 1 } },
+      supervisor: { onRootFailure: 'emit', log: { level: 'silent' } },
+      log: { level: 'silent' },
+    });
+    let seed = 0x2545f491;
+    const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    await pipeline.start();
+    try {
+      for (let pair = 0; pair < 5; pair++) {
+        await new Promise((r) => setTimeout(r, 600));
+        const [first, second] = random() < 0.5 ? (['buftee', 'logpush'] as const) : (['logpush', 'buftee'] as const);
+        const gapMs = Math.floor(random() * 60);
+        const killed = pipeline.tree.kill(first);
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+        await Promise.all([killed, pipeline.tree.kill(second)]);
+        await until(pipeline, (s) => s.stages.buftee?.restarts === pair + 1 && s.stages.logpush?.restarts === pair + 1, 30_000);
+      }
+      const after = await until(pipeline, (s) => s.totals.ingested >= limit && s.totals.inFlight === 0, 60_000);
+      expect(after.balanced).toBe(true);
+      expect(after.totals.ingested).toBe(limit);
+      expect(after.totals.delivered + after.totals.dropped.crashed).toBe(limit);
+      expect(heldTotals(pipeline)).toEqual(NOTHING_HELD);
+    } finally {
+      await pipeline.stop();
+    }
+  });
 });
