@@ -41,8 +41,8 @@
  * shared with the thread's config).
  *
  * Why i64 counters: an i32 wraps after 2^31 events, 36 minutes for a job at a million events a
- * second. Atomics.add on a BigInt64Array is one instruction; Float64-safe i32 pairs would need a
- * compare-and-swap loop. Reads convert to Number, exact up to 2^53 events.
+ * second. The counters and the header's words are read and written through SharedCounters
+ * (src/native/shared-counters.ts): this module names the indices, and touches no Atomics itself.
  *
  * Why `inFlight` never reads negative while other threads count: counters are read with
  * sequentially consistent loads, delivered and dropped first, ingested last. A stage counts an
@@ -53,13 +53,11 @@
  * Why slots are never freed: a job's counts are its history, and reusing a slot while a worker
  * still counts for the old job would corrupt both. The table is finite (maxJobs); a full table is
  * a LedgerError, and traffic of no configured job counts under "-" (NONE_SLOT).
- *
- * Note: DESIGN.md keeps Atomics out of src/actors; the counter table (the Atomics below) is the
- * part that belongs in src/native as a shared-counters primitive when that module exists.
  */
 
 import { DROP_REASONS, NAME_PATTERN, type DropReason } from './job.js';
 import { describeValue } from '../runtime/errors.js';
+import { SharedCounters } from '../native/shared-counters.js';
 
 /** "SBLG" read as a little-endian u32. */
 export const LEDGER_MAGIC = 0x474c4253;
@@ -110,10 +108,6 @@ const REASON_WORD = Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, 
   number
 >;
 
-/** Which 32-bit half of an i64 counter holds its high bits, and which its low (the platform's byte order). */
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-const HIGH_HALF = LITTLE_ENDIAN ? 1 : 0;
-const LOW_HALF = LITTLE_ENDIAN ? 0 : 1;
 
 /** Bytes of shared memory for a table of `maxJobs` job slots plus "-". */
 export function ledgerBytes(maxJobs: number): number {
@@ -191,20 +185,16 @@ export interface LedgerOptions {
 export class LedgerView {
   readonly buffer: SharedArrayBuffer;
   readonly maxJobs: number;
-  protected readonly header: Int32Array;
-  protected readonly counters: BigInt64Array;
-  /** The same memory as 32-bit halves, for reading balance counters without a BigInt. */
-  private readonly halves: Uint32Array;
+  /** The counters and the header's words (indices: counterIndex, the *_INDEX constants). */
+  protected readonly shared: SharedCounters;
   /** Slot s is named jobs[s]; append-only. */
   protected readonly jobs: string[];
   protected readonly slots = new Map<string, number>();
 
   protected constructor(buffer: SharedArrayBuffer, jobs: readonly string[]) {
     this.buffer = buffer;
-    this.header = new Int32Array(buffer, 0, HEADER_BYTES >> 2);
-    this.maxJobs = this.header[MAX_JOBS_INDEX] ?? 0;
-    this.counters = new BigInt64Array(buffer);
-    this.halves = new Uint32Array(buffer);
+    this.shared = new SharedCounters(buffer);
+    this.maxJobs = this.shared.word(MAX_JOBS_INDEX);
     this.jobs = [];
     this.learn(jobs);
   }
@@ -262,12 +252,12 @@ export class LedgerView {
     }
     if (!Number.isSafeInteger(n)) throw new LedgerError('ERR_LEDGER_COUNT', `held count must be a safe integer, got ${describeValue(n)}`);
     // Publishes the holder's change to its successor (read after a crash).
-    Atomics.add(this.counters, counterIndex(slot, HELD_WORD + HOLDERS.indexOf(holder)), BigInt(n));
+    this.shared.add(counterIndex(slot, HELD_WORD + HOLDERS.indexOf(holder)), n);
   }
 
   /** Events `holder` keeps in memory for `slot`. */
   held(slot: number, holder: Holder): number {
-    return Number(Atomics.load(this.counters, counterIndex(slot, HELD_WORD + HOLDERS.indexOf(holder))));
+    return this.shared.load(counterIndex(slot, HELD_WORD + HOLDERS.indexOf(holder)));
   }
 
   /**
@@ -279,7 +269,7 @@ export class LedgerView {
     let total = 0;
     for (let slot = 0; slot < this.allocated(); slot++) {
       // Consumes and clears the predecessor's held count in one step.
-      const n = Number(Atomics.exchange(this.counters, counterIndex(slot, word), 0n));
+      const n = this.shared.take(counterIndex(slot, word));
       if (n > 0) {
         this.drop(slot, 'crashed', n);
         total += n;
@@ -296,7 +286,7 @@ export class LedgerView {
   releaseHeld(holder: Holder): number {
     const word = HELD_WORD + HOLDERS.indexOf(holder);
     let total = 0;
-    for (let slot = 0; slot < this.allocated(); slot++) total += Number(Atomics.exchange(this.counters, counterIndex(slot, word), 0n));
+    for (let slot = 0; slot < this.allocated(); slot++) total += this.shared.take(counterIndex(slot, word));
     return total;
   }
 
@@ -334,7 +324,7 @@ export class LedgerView {
   /** Slots in use as the owner last published them, "-" included. */
   allocated(): number {
     // Consumes the owner's count of slots in use.
-    return Atomics.load(this.header, ALLOCATED_INDEX);
+    return this.shared.word(ALLOCATED_INDEX);
   }
 
   private add(slot: number, word: number, n: number): void {
@@ -346,7 +336,7 @@ export class LedgerView {
     }
     if (n === 0) return;
     // Publishes n more events of this job and reason to every thread that reads the ledger.
-    Atomics.add(this.counters, counterIndex(slot, word), BigInt(n));
+    this.shared.add(counterIndex(slot, word), n);
   }
 
   private read(slot: number): LedgerEntry {
@@ -355,22 +345,9 @@ export class LedgerView {
     return entry;
   }
 
-  /**
-   * A balance counter (ingested, delivered, dropped: they only ever grow) read as two 32-bit
-   * halves, high, low, high again, retried if the high half moved: the value of a moment between
-   * the reads, in order with the loads around it. Number(Atomics.load) on the BigInt64Array made a
-   * BigInt per counter: at 100,000 jobs each totals() was 1.3 million of them, and stop()'s drain
-   * loop polling it was a second of the main thread's time (bench:scale's hot set).
-   */
+  /** A balance counter (ingested, delivered, dropped: they only ever grow), without a BigInt (SharedCounters.loadGrowing). */
   private balanceCounter(index: number): number {
-    const halves = this.halves;
-    const hi = 2 * index + HIGH_HALF;
-    const lo = 2 * index + LOW_HALF;
-    for (;;) {
-      const high = Atomics.load(halves, hi);
-      const low = Atomics.load(halves, lo);
-      if (Atomics.load(halves, hi) === high) return high * 0x1_0000_0000 + low;
-    }
+    return this.shared.loadGrowing(index);
   }
 
   /** Adds `slot`'s counters to `into` and returns the slot's events in flight. */
@@ -413,14 +390,14 @@ export class Ledger extends LedgerView {
       throw new LedgerError('ERR_LEDGER_SLOT', `ledger maxJobs must be an integer from 1 to ${MAX_MAX_JOBS}, got ${describeValue(maxJobs)}`);
     }
     const buffer = new SharedArrayBuffer(ledgerBytes(maxJobs));
-    const header = new Int32Array(buffer, 0, HEADER_BYTES >> 2);
-    header[MAGIC_INDEX] = LEDGER_MAGIC;
-    header[VERSION_INDEX] = LEDGER_LAYOUT_VERSION;
-    header[MAX_JOBS_INDEX] = maxJobs;
-    header[SLOT_WORDS_INDEX] = SLOT_WORDS;
-    header[REASONS_INDEX] = DROP_REASONS.length;
+    const shared = new SharedCounters(buffer);
+    shared.setWord(MAGIC_INDEX, LEDGER_MAGIC);
+    shared.setWord(VERSION_INDEX, LEDGER_LAYOUT_VERSION);
+    shared.setWord(MAX_JOBS_INDEX, maxJobs);
+    shared.setWord(SLOT_WORDS_INDEX, SLOT_WORDS);
+    shared.setWord(REASONS_INDEX, DROP_REASONS.length);
     // Publishes the "-" slot; the buffer reaches other threads only after this, by postMessage.
-    Atomics.store(header, ALLOCATED_INDEX, 1);
+    shared.setWord(ALLOCATED_INDEX, 1);
     return new Ledger(buffer, [NONE_JOB]);
   }
 
@@ -447,7 +424,7 @@ export class Ledger extends LedgerView {
     this.jobs.push(jobId);
     this.slots.set(jobId, slot);
     // Publishes the new slot count to views (they learn its name through `handle()`).
-    Atomics.store(this.header, ALLOCATED_INDEX, this.jobs.length);
+    this.shared.setWord(ALLOCATED_INDEX, this.jobs.length);
     return slot;
   }
 

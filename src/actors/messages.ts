@@ -55,6 +55,8 @@ export const LINK_BUFTEE_LIFE = 1;
 /** The link gauges: the Buftee life whose batches Logpush counts in the ledger's `lent` word (see Lent batches). */
 export const LINK_LENT_LIFE = 2;
 export const LINK_GAUGES = 3;
+/** The generator's gate (GeneratorArgs.gate, one gauge): 1 when it may run. */
+export const GATE_OPEN = 0;
 /** Offsets of one Buftee incarnation (2^40 batches a life): restart r starts at r × OFFSET_LIFE. */
 export const OFFSET_LIFE = 2 ** 40;
 

@@ -32,7 +32,7 @@ import { ConfigGuard, type ConfigGuardOptions, type FailurePolicy } from './logf
 import type { AlertName, GuardAlert } from './logfwdr/guard-types.js';
 import { fileProvider, functionProvider, httpProvider, type Provider } from './logfwdr/providers.js';
 import type { DestinationOptions } from './logpush/destinations/create-destination.js';
-import { LINK_GAUGES, TYPE_EVENTS } from './messages.js';
+import { GATE_OPEN, LINK_GAUGES, TYPE_EVENTS } from './messages.js';
 import { SharedGauges } from '../native/shared-gauges.js';
 import type { EdgeGeneratorOptions } from './sources/edge-generator.js';
 import { toEvent } from './sources/ingest-event.js';
@@ -172,7 +172,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   readonly nonce = randomBytes(8).toString('hex');
   private ingesting: Promise<void> = Promise.resolve();
   /** [0] = 1 once the generator may run (generator.paused; see resumeGenerator). */
-  private readonly generatorGate = new Int32Array(new SharedArrayBuffer(4));
+  private readonly generatorGate = SharedGauges.create(1);
   private readonly tcpSources: TcpSource[];
   private readonly httpSource: HttpSource | null;
   readonly role: Role;
@@ -324,7 +324,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
     }
     if (gen !== undefined) {
       const { ratePerSecond, limit, batchEvents, paused, ...generator } = gen;
-      if (paused !== true) Atomics.store(this.generatorGate, 0, 1);
+      if (paused !== true) this.generatorGate.store(GATE_OPEN, 1);
       children.push({
         id: 'source',
         type: 'worker',
@@ -390,8 +390,8 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
 
   /** Lets a generator created with `paused: true` run (a no-op when it runs already). */
   resumeGenerator(): void {
-    Atomics.store(this.generatorGate, 0, 1);
-    Atomics.notify(this.generatorGate, 0);
+    this.generatorGate.store(GATE_OPEN, 1);
+    this.generatorGate.notify(GATE_OPEN);
   }
 
   /**

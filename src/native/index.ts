@@ -8,3 +8,4 @@ export { BackoffIdleStrategy, DEFAULT_IDLE, type IdleOptions, type Waitable } fr
 export { RingError, RingRangeError, type NativeErrorCode } from './errors.js';
 export { maxPayloadLength, maxRecordLength, RECORD_ALIGNMENT, MIN_CAPACITY, MAX_CAPACITY } from './ring-descriptor.js';
 export { SharedGauges, GAUGES_MAGIC, MAX_GAUGES } from './shared-gauges.js';
+export { SharedCounters } from './shared-counters.js';

@@ -67,6 +67,21 @@ export class SharedGauges {
     return Atomics.add(this.words, this.index(gauge), delta);
   }
 
+  /**
+   * Sleeps (Atomics.waitAsync: no spin, the thread's event loop keeps turning) while `gauge` reads
+   * `value`, for at most `timeoutMs`: `'ok'` when notified, `'timed-out'`, or `'not-equal'` at once
+   * when the gauge already reads something else. Callers loop on their own condition.
+   */
+  async waitWhile(gauge: number, value: number, timeoutMs: number): Promise<'ok' | 'timed-out' | 'not-equal'> {
+    const wait = Atomics.waitAsync(this.words, this.index(gauge), value, timeoutMs);
+    return wait.async ? await wait.value : wait.value;
+  }
+
+  /** Wakes every `waitWhile` on `gauge` (call after the store that ends the wait). */
+  notify(gauge: number): void {
+    Atomics.notify(this.words, this.index(gauge));
+  }
+
   private index(gauge: number): number {
     if (!(gauge >= 0 && gauge < this.count && Number.isInteger(gauge))) {
       throw new RangeError(`gauge ${String(gauge)} is out of range 0..${this.count - 1}`);

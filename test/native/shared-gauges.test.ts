@@ -27,6 +27,17 @@ describe('SharedGauges', () => {
     );
   });
 
+  it('waitWhile: not-equal at once when the gauge moved, timed-out when nothing came, ok when notified', async () => {
+    const gauges = SharedGauges.create(2);
+    expect(await gauges.waitWhile(1, 5, 10_000)).toBe('not-equal');
+    expect(await gauges.waitWhile(1, 0, 5)).toBe('timed-out');
+    const waiting = gauges.waitWhile(1, 0, 60_000);
+    gauges.store(1, 1);
+    gauges.notify(1);
+    expect(await waiting).toBe('ok');
+    expect(() => gauges.notify(2)).toThrow(RangeError);
+  });
+
   it('refuses buffers that are not gauges, counts out of range, and gauges out of range', () => {
     expect(() => SharedGauges.create(0)).toThrow(/from 1 to 1024, got 0/);
     expect(() => SharedGauges.create(MAX_GAUGES + 1)).toThrow(RangeError);

@@ -10,7 +10,8 @@ import { BatchWriter } from '../../runtime/codec.js';
 import { DATASETS } from '../job.js';
 import { EdgeGenerator, type EdgeGeneratorOptions } from './edge-generator.js';
 import { TokenBucket } from './token-bucket.js';
-import { TYPE_EVENTS } from '../messages.js';
+import { GATE_OPEN, TYPE_EVENTS } from '../messages.js';
+import { SharedGauges } from '../../native/shared-gauges.js';
 
 export interface GeneratorArgs {
   target: string;
@@ -21,10 +22,8 @@ export interface GeneratorArgs {
   limit?: number;
   /** Events per batch. Default 512. */
   batchEvents?: number;
-  /** [0] = 1 when the generator may run; it waits (and makes nothing) while 0. Absent: runs at once. */
+  /** SharedGauges whose gauge 0 is 1 when the generator may run; it waits (and makes nothing) while 0. Absent: runs at once. */
   gate?: SharedArrayBuffer;
-  /** [0] = events sent (each landed in Logfwdr's mailbox): lets the owner know what was ingested. */
-  progress?: SharedArrayBuffer;
 }
 
 interface State {
@@ -42,12 +41,11 @@ export const actor = defineActor<GeneratorArgs, State>({
     const { target, ratePerSecond, limit } = ctx.args;
     const batchEvents = ctx.args.batchEvents ?? 512;
     const ref = ctx.ref(target);
-    const progress = ctx.args.progress ? new Int32Array(ctx.args.progress) : null;
     const bucket = ratePerSecond ? new TokenBucket({ ratePerSecond, burst: Math.max(batchEvents, ratePerSecond / 10) }, performance.now()) : null;
     const { generator, writer } = state;
     if (ctx.args.gate !== undefined) {
-      const gate = new Int32Array(ctx.args.gate);
-      while (!ctx.signal.aborted && Atomics.load(gate, 0) === 0) await Atomics.waitAsync(gate, 0, 0, 100).value;
+      const gate = SharedGauges.attach(ctx.args.gate);
+      while (!ctx.signal.aborted && gate.load(GATE_OPEN) === 0) await gate.waitWhile(GATE_OPEN, 0, 100);
     }
     while (!ctx.signal.aborted && (limit === undefined || state.sent < limit)) {
       let want = Math.min(batchEvents, limit === undefined ? batchEvents : limit - state.sent);
@@ -69,8 +67,6 @@ export const actor = defineActor<GeneratorArgs, State>({
           const batch = writer.finish();
           if (!ref.trySend(batch, TYPE_EVENTS)) await ref.send(batch, TYPE_EVENTS, 60_000);
           state.sent += added;
-          // Publishes how many events are in Logfwdr's hands, for the ledger's owner.
-          if (progress !== null) Atomics.store(progress, 0, state.sent);
         }
       }
       // Lets the control plane in between batches when the mailbox never fills.
