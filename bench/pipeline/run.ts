@@ -35,7 +35,7 @@ function takeDir(argv: string[]): string {
 }
 const args = process.argv.slice(2);
 const ROOT = takeDir(args);
-const plan = choosePlan(args, { events: 4_000_000, interval: 5 }, { events: 200_000, interval: 2 });
+const plan = choosePlan(args, { events: 4_000_000, interval: 5 }, { events: 200_000, interval: 2 }, ['--dir D']);
 const ZONES = 40_000;
 const JOBS = 1000;
 
