@@ -112,11 +112,14 @@ describe('Ledger', () => {
     expect(ledger.entry('a')!.ingested).toBe(0);
   });
 
-  it('validates maxJobs and sizes a slot from the reasons: ingested, delivered, one per reason, one held word per holder', () => {
+  it('validates maxJobs and sizes a slot from the reasons: ingested, delivered, one per reason, one held word per holder, padded to whole cache lines', () => {
     expect(codeOf(() => Ledger.create({ maxJobs: 0 }))).toBe('ERR_LEDGER_SLOT');
     expect(codeOf(() => Ledger.create({ maxJobs: 1.5 }))).toBe('ERR_LEDGER_SLOT');
     expect(HOLDERS).toEqual(['logreceiver', 'buftee', 'logpush', 'lent']);
-    expect(SLOT_BYTES).toBe(8 * (2 + DROP_REASONS.length + 4));
+    // 17 words used, padded to three 64-byte lines: a slot never shares a line with another.
+    expect(2 + DROP_REASONS.length + HOLDERS.length).toBe(17);
+    expect(SLOT_BYTES).toBe(192);
+    expect((HEADER_BYTES + 5 * SLOT_BYTES) % 64).toBe(0);
     expect(Ledger.create().buffer.byteLength).toBe(HEADER_BYTES + 100_001 * SLOT_BYTES);
     expect(ledgerBytes(100_000)).toBe(64 + 100_001 * SLOT_BYTES);
   });
