@@ -171,7 +171,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   /** This process in Buftee's message ids (NATS de-duplication): 64 random bits. */
   readonly nonce = randomBytes(8).toString('hex');
   private ingesting: Promise<void> = Promise.resolve();
-  /** [0] = 1 once the generator may run (generator.paused; see resumeGenerator). */
+  /** Gauge GATE_OPEN = 1 once the generator may run (generator.paused; see resumeGenerator). */
   private readonly generatorGate = SharedGauges.create(1);
   private readonly tcpSources: TcpSource[];
   private readonly httpSource: HttpSource | null;

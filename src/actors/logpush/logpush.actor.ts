@@ -258,6 +258,7 @@ function resync(state: State, ctx: { log: { warn(o: object, m: string): void; er
 
 export const actor = defineActor<LogpushArgs, State>({
   init(ctx) {
+    const link = ctx.args.link === undefined ? null : SharedGauges.attach(ctx.args.link);
     const state: State = {
       reader: new BatchReader(new Codec(ctx.args.structures)),
       ledger: LedgerView.attach(ctx.args.config.ledger),
@@ -288,12 +289,12 @@ export const actor = defineActor<LogpushArgs, State>({
       counts: { batches: 0, unknownJob: 0, malformedBatches: 0, earlySeals: 0, pressureSeals: 0, droppedBeforeResync: 0, crashed: 0 },
       nonce: 1 + Math.floor(Math.random() * 0x7ffffffe),
       life: 0,
-      link: ctx.args.link === undefined ? null : SharedGauges.attach(ctx.args.link),
+      link,
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       waiting: new Map(),
-      countsLent: ctx.args.link !== undefined && ctx.args.bufteeKeepsSent !== true,
+      countsLent: link !== null && ctx.args.bufteeKeepsSent !== true,
       // Left as it is until the RESYNC (settleLent): Buftee may still take those batches back.
-      inheritedLentLife: ctx.args.link === undefined ? 0 : SharedGauges.attach(ctx.args.link).load(LINK_LENT_LIFE),
+      inheritedLentLife: link === null ? 0 : link.load(LINK_LENT_LIFE),
       lentSettled: false,
     };
     reportJanitorRemovals((directory, removed) =>
