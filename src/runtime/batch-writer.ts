@@ -427,13 +427,13 @@ export class BatchWriter {
     );
   }
 
-  /** The key's index in this batch, or undefined for a key not in it yet. */
   /** The index of zone key `zone` in this batch, or undefined when it is new; the key being added is that zone (commit). */
   private zoneKeyIndex(zone: number): number | undefined {
     this.keyZone = zone;
     return zone === this.lastZone ? this.lastZoneIndex : this.zoneKeys.get(zone);
   }
 
+  /** The key's index in this batch, or undefined for a key not in it yet. */
   private indexOfKey(key: string): number | undefined {
     this.keyZone = -1;
     if (key === this.lastKey) return this.lastKeyIndex;

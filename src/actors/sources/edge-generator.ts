@@ -36,8 +36,6 @@ export const DEFAULT_MIX: { readonly [D in Dataset]: number } = { http_requests:
 export const DEFAULT_TEMPLATES = 64;
 export const MAX_TEMPLATES = 4096;
 const MAX_ZONE_ID = 0xffffffff;
-/** Routing keys of the busiest ranks are kept as strings: with Zipf traffic they are nearly every event. */
-const KEY_CACHE_SIZE = 65_536;
 
 export type DatasetCounts = { [D in Dataset]: number };
 
@@ -99,7 +97,6 @@ export class EdgeGenerator {
   private readonly streams: readonly Stream[];
   private readonly rays: RayIdPermutation;
   private readonly ray: RayBits = { hi: 0, lo: 0 };
-  private readonly keys: (string | undefined)[];
   /** Events handed out by `allocate` so far. */
   private allocated = 0;
 
@@ -124,7 +121,6 @@ export class EdgeGenerator {
     this.sampler = new ZipfSampler(zones, options.zipfExponent ?? DEFAULT_ZIPF_EXPONENT);
     this.codec = new Codec(options.structures ?? PIPELINE_STRUCTURES);
     this.rays = new RayIdPermutation(seed);
-    this.keys = new Array<string | undefined>(Math.min(zones, KEY_CACHE_SIZE));
     this.streams = DATASETS.map((dataset, index) => {
       const contentRandom = new Random(seed, DATASETS.length + index);
       const templates: EventTemplate[] = [];
@@ -204,7 +200,7 @@ export class EdgeGenerator {
       dataset: stream.dataset,
       zoneId,
       rayId: rayIdString(this.ray),
-      key: this.keyOf(stream.rank),
+      key: String(zoneId),
       timestamp: nowNs,
       payload: template.bytes.slice(),
     };
@@ -259,10 +255,6 @@ export class EdgeGenerator {
     stream.serial++;
   }
 
-  private keyOf(rank: number): string {
-    if (rank >= this.keys.length) return String(this.firstZoneId + rank);
-    return (this.keys[rank] ??= String(this.firstZoneId + rank));
-  }
 }
 
 /**
