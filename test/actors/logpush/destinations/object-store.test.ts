@@ -202,6 +202,32 @@ describe('ObjectStoreDestination staging', () => {
     expect(await temps()).toEqual([]);
   });
 
+  it('leaves nothing behind once its puts resolve, and no descriptor once closed: staged and whole objects, synced folders', async () => {
+    const store = new ObjectStoreDestination({ directory: root });
+    /** Descriptors of this process open on anything inside the store: files or folders. */
+    const openInside = async (): Promise<number> => {
+      let n = 0;
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target === root || target.startsWith(root + path.sep)) n++;
+      }
+      return n;
+    };
+    const puts = Array.from({ length: 60 }, (_, i) => {
+      const jobId = `job-${i % 30}`;
+      if (i % 2 === 1) return store.write({ ...uploadObject(lines(i, 3)), jobId, seq: i });
+      const part = store.openStaging(jobId, 'none');
+      part.append(chunk(lines(i, 2)), () => undefined);
+      return store.write({ ...uploadObject(lines(i, 3)), jobId, seq: i, body: chunk(lines(i + 2, 1)), staged: part });
+    });
+    const keys = await Promise.all(puts);
+    // Resolved: every object under its key, whole, and no temporary name left.
+    for (const [i, key] of keys.entries()) expect((await readFile(path.join(root, key))).toString()).toBe(chunk(lines(i, 3)).toString());
+    expect(await temps()).toEqual([]);
+    await store.close();
+    expect(await openInside()).toBe(0);
+  });
+
   it('holds no file descriptor between chunks: 200 open objects, none open once their chunks are written', async () => {
     const store = new ObjectStoreDestination({ directory: root, fsync: false });
     /** Descriptors of this process open on a staged file of the store. */
