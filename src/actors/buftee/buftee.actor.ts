@@ -41,7 +41,7 @@ import type { StageConfig } from '../stage-config.js';
 import { JobTable } from '../job-table.js';
 import { BufteeError } from './errors.js';
 import { Buftee } from './buftee.js';
-import type { BufteeOptions } from './limits.js';
+import { LIMIT_NAMES, type BufteeOptions, type LimitName } from './limits.js';
 import type { BufferedBatch } from './buffer.js';
 import type { AppendResult } from './results.js';
 import { PressureGauges } from './pressure.js';
@@ -100,6 +100,12 @@ interface State {
   ack: AckRecord;
   windowBytes: number;
   counts: { appended: number; sent: number; acked: number; blockedMs: number; logpushHellos: number };
+  /**
+   * `blockedMs` by the limit that was full (one key per limit name: bounded). Tells a hot job at
+   * its own budget (maxBytesPerBuffer) from a Buftee at its total (maxTotalBytes): in bench:pipeline
+   * the busiest job (a seventh of the events) at its 8 MiB was most of Buftee's wait.
+   */
+  blockedMsByLimit: Record<LimitName, number>;
   lastEviction: number;
   /** When the batch pool was last trimmed (runtime/buffer-pool.ts). */
   lastTrim: number;
@@ -283,7 +289,7 @@ interface Target {
  * Appends one batch and counts it, or counts its refusal; null when done, the result when the
  * job's policy is `block` and its buffer is full. The held count is the last thing it does.
  */
-function offer(state: State, target: Target, data: Uint8Array, events: number): AppendResult | null {
+function offer(state: State, target: Target, data: Uint8Array, events: number): Full | null {
   const { job, slot, name, prefix } = target;
   const result = state.buftee.append(prefix, name, data, events);
   if (result.status === 'refused') {
@@ -308,20 +314,30 @@ function offer(state: State, target: Target, data: Uint8Array, events: number): 
   return null;
 }
 
+/** An append that found the job's buffer (or Buftee) full under `block`: offered again later. */
+type Full = Extract<AppendResult, { status: 'full' }>;
+
 /**
  * `block`: waits for Logpush to free room, sending meanwhile, for as long as it acks this job;
  * after blockMs without progress (a failing destination) the batch is dropped as the result says.
  */
-async function blocked(state: State, ctx: { args: BufteeArgs; ref(t: string): ActorRef; log: { info(o: object, m: string): void } }, target: Target, data: Uint8Array, events: number, first: AppendResult): Promise<void> {
+async function blocked(state: State, ctx: { args: BufteeArgs; ref(t: string): ActorRef; log: { info(o: object, m: string): void } }, target: Target, data: Uint8Array, events: number, first: Full): Promise<void> {
   const started = performance.now();
   const ref = ctx.ref(ctx.args.target);
-  let result: AppendResult | null = first;
+  let result: Full | null = first;
+  let since = started;
+  let limit = first.limit;
   while (result !== null) {
     if (performance.now() - Math.max(started, target.job?.lastAckAt ?? 0) >= (ctx.args.blockMs ?? 2000)) {
-      state.ledger.drop(target.slot, first.status === 'full' ? first.reason : 'buffer_full', events);
+      state.ledger.drop(target.slot, first.reason, events);
       break;
     }
     await sleep(1);
+    // Each turn's wait goes to the limit that was full when it began.
+    limit = result.limit;
+    const now = performance.now();
+    state.blockedMsByLimit[limit] += now - since;
+    since = now;
     drainAcks(state, ctx);
     pump(state, ref);
     // The job may have been removed meanwhile: then its batch is counted as such.
@@ -331,7 +347,9 @@ async function blocked(state: State, ctx: { args: BufteeArgs; ref(t: string): Ac
     }
     result = offer(state, target, data, events);
   }
-  state.counts.blockedMs += performance.now() - started;
+  const ended = performance.now();
+  state.blockedMsByLimit[limit] += ended - since;
+  state.counts.blockedMs += ended - started;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -351,6 +369,7 @@ export const actor = defineActor<BufteeArgs, State>({
       ack: { slot: 0, events: 0, offset: 0, delivered: 0, failed: 0 },
       windowBytes: ctx.args.windowBytes ?? 8 * 1024 * 1024,
       counts: { appended: 0, sent: 0, acked: 0, blockedMs: 0, logpushHellos: 0 },
+      blockedMsByLimit: Object.fromEntries(LIMIT_NAMES.map((name) => [name, 0])) as Record<LimitName, number>,
       ackRing: new RingConsumer(ctx.args.acks),
       onAck: () => {},
       lastEviction: performance.now(),
@@ -462,6 +481,6 @@ export const actor = defineActor<BufteeArgs, State>({
     apply(state, partial as StageConfig);
   },
 
-  stats: (_ctx, state) => ({ ...state.buftee.stats(), ...state.counts, readyJobs: state.ready.size, unconfiguredBuffers: state.zones.size }),
+  stats: (_ctx, state) => ({ ...state.buftee.stats(), ...state.counts, blockedMsByLimit: { ...state.blockedMsByLimit }, readyJobs: state.ready.size, unconfiguredBuffers: state.zones.size }),
 });
 
