@@ -11,11 +11,14 @@
  * `eventsPerSecWithTail`: the events over the whole run, wait included. `eventsPerSecAfterWarmup`:
  * the ingest rate once a quarter of the events are in (for reference; the target is judged on
  * `eventsPerSec`). `fileCreateMicros`: what creating a file cost just before each run (see
- * probeCreateMicros). `--dir D` puts the runs' object-store directories under D.
+ * probeCreateMicros). `coreUtilization`: the process's CPU while events came in over what the
+ * cores could give (below 1: the stages waited, not computed); `bufteeBlockedMs` and
+ * `bufteeBlockedMsByLimit`: how long Buftee held its input waiting for room, and on which limit.
+ * `--dir D` puts the runs' object-store directories under D.
  */
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createPipeline } from '../../src/actors/pipeline.js';
@@ -127,6 +130,7 @@ async function run(compression: 'gzip' | 'none') {
   const cpuAtStart = processCpuSeconds();
   const stageCpuAtStart = new Map((await pipeline.tree.stats(2000)).map((s) => [s.id, s.cpuSeconds ?? 0]));
   const started = performance.now();
+  const cpuAtStarted = processCpuSeconds();
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   let busyByStage: Record<string, number> = {};
@@ -138,6 +142,9 @@ async function run(compression: 'gzip' | 'none') {
   // is what the target is judged on.
   let warmedAt: { ms: number; ingested: number } | null = null;
   let afterWarmup: number | null = null;
+  // The process's CPU while the events came in, over what the cores could give meanwhile.
+  let coreUtilization: number | null = null;
+  let buftee: Record<string, unknown> = {};
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
     const stats = await pipeline.stats();
@@ -146,8 +153,10 @@ async function run(compression: 'gzip' | 'none') {
     if (warmedAt === null && stats.totals.ingested >= plan.events / 4) warmedAt = { ms: now, ingested: stats.totals.ingested };
     if (Number.isNaN(ingestSeconds) && stats.totals.ingested >= plan.events) {
       ingestSeconds = Number(((now - started) / 1000).toFixed(2));
+      coreUtilization = Number(((processCpuSeconds() - cpuAtStarted) / ((now - started) / 1000) / availableParallelism()).toFixed(2));
       if (warmedAt !== null && now > warmedAt.ms) afterWarmup = Math.round((stats.totals.ingested - warmedAt.ingested) / ((now - warmedAt.ms) / 1000));
     }
+    buftee = stats.stages.buftee ?? {};
     if (stats.totals.delivered + stats.lost >= plan.events) break;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -167,7 +176,12 @@ async function run(compression: 'gzip' | 'none') {
   clearInterval(sampler);
   const totals = pipeline.ledger.totals();
   const lat = latencies(directory);
-  return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), eventsPerSecAfterWarmup: afterWarmup, delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: otherCpu }, busyByStage, fileCreateMicros: probe.micros };
+  return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), eventsPerSecAfterWarmup: afterWarmup, delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: otherCpu }, busyByStage, fileCreateMicros: probe.micros, coreUtilization, bufteeBlockedMs: Math.round(Number(buftee.blockedMs ?? 0)), bufteeBlockedMsByLimit: roundValues(buftee.blockedMsByLimit) };
+}
+
+/** Buftee's blockedMsByLimit, the limits it never waited on left out, in whole ms. */
+function roundValues(byLimit: unknown): Record<string, number> {
+  return Object.fromEntries(Object.entries((byLimit ?? {}) as Record<string, number>).filter(([, ms]) => ms > 0).map(([limit, ms]) => [limit, Math.round(ms)]));
 }
 
 const leftovers: string[] = [];
@@ -199,8 +213,11 @@ const result = {
   zones: ZONES,
   maxUploadIntervalSeconds: plan.interval,
   fileCreateMicros: plain.fileCreateMicros,
+  coreUtilization: plain.coreUtilization,
+  bufteeBlockedMsByLimit: plain.bufteeBlockedMsByLimit,
 };
-console.table([plain, gzip].map(({ busyByStage, cpuByStage, ...r }) => r));
+console.table([plain, gzip].map(({ busyByStage, cpuByStage, bufteeBlockedMsByLimit, ...r }) => r));
+console.log("Buftee's wait for room by limit (gzip off, on):", JSON.stringify(plain.bufteeBlockedMsByLimit), JSON.stringify(gzip.bufteeBlockedMsByLimit));
 console.log('CPU seconds by stage (gzip off; other: main thread, libuv, V8 helpers):', JSON.stringify(plain.cpuByStage));
 console.log('busy seconds by stage (gzip off; wall time handling, inflated while threads wait for a core):', JSON.stringify(plain.busyByStage));
 const slowFs = Math.max(plain.fileCreateMicros, gzip.fileCreateMicros);
