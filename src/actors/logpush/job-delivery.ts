@@ -1,7 +1,8 @@
 /**
  * One job's delivery inside the Logpush actor: Buftee batches in, events through the compiled job
- * (filter, sample, format, batch), objects out to the destination one at a time and in order, and
- * acks back to Buftee only for batches whose every line the destination confirmed.
+ * (filter, sample, format, batch), objects out to the destination (PUTS_PER_JOB at a time, started
+ * and confirmed in the order they were sealed), and acks back to Buftee only for batches whose every
+ * line the destination confirmed.
  *
  * Lines get consecutive sequence numbers (the upload objects' ledger ids). A batch is complete when
  * the destination confirmed (or refused for good) every line up to its last one; only then is it
@@ -40,6 +41,24 @@ interface BatchEntry {
   oversized: number;
   malformed: number;
   failed: number;
+}
+
+/**
+ * Objects of one job put at once. Two: a busy job seals its next object while its last one is
+ * being put (each put waits for ~6 file-system calls in a row, 50-100 ms in a busy pipeline), and
+ * one at a time made that object wait its turn with its batches held in Buftee: in bench:pipeline
+ * the busiest job (a seventh of the events) then filled its 8 MiB Buftee buffer and held Buftee's
+ * input for ~1.2 s of every ~8 s. Objects are still confirmed (acked) in the order they were sealed.
+ */
+export const PUTS_PER_JOB = 2;
+
+/** A sealed object and its put: `body` is what is put (the object, or its compressed form). */
+interface Sealed {
+  readonly object: UploadObject;
+  body: UploadObject;
+  /** `retry`: failed, to be tried again after the pause (still one of the puts in flight). */
+  state: 'queued' | 'putting' | 'retry' | 'done';
+  failed: boolean;
 }
 
 export interface DeliveryDeps {
@@ -85,15 +104,17 @@ export class JobDelivery {
   readonly compiled: CompiledJob;
   readonly counts: DeliveryCounts = { batches: 0, events: 0, objects: 0, delivered: 0, failedObjects: 0, retries: 0 };
   private readonly entries: BatchEntry[] = [];
-  private readonly objects: UploadObject[] = [];
+  /** Sealed objects in order, until confirmed: at most PUTS_PER_JOB of them being put. */
+  private readonly objects: Sealed[] = [];
   private nextLine = 0;
   private held = 0;
   /** Bytes of the batches taken since the last object was sealed: what the open object holds. */
   private openBytes = 0;
   private confirmedThrough = -1;
-  private putting = false;
+  /** Objects being put, or waiting to be tried again. */
+  private inFlight = 0;
   private closed = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private idleWaiters: (() => void)[] = [];
   /** When the last batch came (performance.now()): Logpush closes deliveries idle for long. */
   lastAddAt = 0;
@@ -175,7 +196,8 @@ export class JobDelivery {
    * once it is put. The second condition keeps a hot job's objects large: while its put is in
    * flight the job holds past the limit anyway, and sealing every batch that came meanwhile as an
    * object of its own (the rule was once the first condition alone) freed nothing sooner, since a
-   * job's objects are put one at a time in order, but made ~180-event objects, one file each, as
+   * job's objects were then put one at a time in order (PUTS_PER_JOB now), but made ~180-event
+   * objects, one file each, as
    * fast as the batches came: in bench:pipeline a third of all puts, and the hot job's put rate
    * then capped the whole pipeline's. (Holding off all early seals while a put waited let ~900
    * sealed objects queue for the disk instead: peak RSS 1.3-1.4 GB, p99 10-11 s; see the README.)
@@ -198,66 +220,97 @@ export class JobDelivery {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
     // Objects not put (a stop before they were): their events were not acked, and Buftee sends
     // them again to whoever comes next; what was staged for them is litter now.
     this.compiled.discard();
-    if (!this.putting) this.discardQueued();
+    this.discardQueued();
     await this.deps.destination.close();
   }
 
   private queue(object: UploadObject): void {
     this.openBytes = 0;
-    this.objects.push(object);
+    this.objects.push({ object, body: object, state: 'queued', failed: false });
     this.counts.objects++;
-    void this.pump();
+    this.pump();
   }
 
-  /** After close: the objects left will never be put; their staged parts are removed. */
+  /**
+   * After close: the objects not being put will never be (queued, or waiting to be tried again;
+   * those being put finish, and are confirmed if the ones before them were); their staged parts
+   * are removed.
+   */
   private discardQueued(): void {
-    for (const object of this.objects.splice(0)) object.staged?.discard();
+    let kept = 0;
+    for (const sealed of this.objects) {
+      if (sealed.state === 'putting') this.objects[kept++] = sealed;
+      else sealed.body.staged?.discard();
+    }
+    this.objects.length = kept;
+    this.inFlight = kept;
   }
 
-  private async pump(): Promise<void> {
-    if (this.putting) return;
+  /** Starts the next objects' puts, in order, while fewer than PUTS_PER_JOB are in flight. */
+  private pump(): void {
     if (this.closed) return this.discardQueued();
-    const object = this.objects[0];
-    if (object === undefined) return;
-    this.putting = true;
+    for (let i = 0; i < this.objects.length && this.inFlight < PUTS_PER_JOB; i++) {
+      const sealed = this.objects[i]!;
+      if (sealed.state !== 'queued') continue;
+      sealed.state = 'putting';
+      this.inFlight++;
+      void this.put(sealed);
+    }
+  }
+
+  private async put(sealed: Sealed): Promise<void> {
     const release = this.deps.slots === undefined ? null : await this.deps.slots.acquire(this.held > (this.deps.urgentHeldBytes ?? Number.POSITIVE_INFINITY));
-    let body = object;
+    const { object } = sealed;
     try {
-      if (object.compression !== this.compiled.compression) {
-        body = await compressObject(object, this.compiled.compression);
+      if (sealed.body.compression !== this.compiled.compression) {
+        sealed.body = await compressObject(object, this.compiled.compression);
         // A retry puts these same bytes; the lines' buffer is done with.
-        this.objects[0] = body;
         this.deps.pool?.give(object.body);
       }
-      await this.deps.destination.put(body);
-      this.putDone(body);
+      await this.deps.destination.put(sealed.body);
+      this.putDone(sealed.body);
       release?.();
-      this.objects.shift();
       this.counts.delivered += object.records;
-      this.confirm(object, false);
     } catch (error) {
       release?.();
       const retryable = !isLogpushError(error) || error.retryable;
       this.deps.onError(this.job.id, error, retryable && !this.closed);
       if (retryable) {
         this.counts.retries++;
-        this.putting = false;
-        if (this.closed) this.discardQueued();
-        else this.retryTimer = setTimeout(() => void this.pump(), this.deps.retryDelayMs ?? 2000);
+        if (this.closed) {
+          // Never put now: like a queued object at close (close() kept it while it was in flight).
+          sealed.state = 'queued';
+          this.discardQueued();
+          return;
+        }
+        // Tried again after the pause; it holds its place among the puts in flight meanwhile.
+        sealed.state = 'retry';
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer);
+          sealed.state = 'putting';
+          void this.put(sealed);
+        }, this.deps.retryDelayMs ?? 2000);
+        this.retryTimers.add(timer);
         return;
       }
-      this.objects.shift();
-      this.putDone(body);
-      body.staged?.discard();
+      this.putDone(sealed.body);
+      sealed.body.staged?.discard();
       this.counts.failedObjects++;
-      this.confirm(object, true);
+      sealed.failed = true;
     }
-    this.putting = false;
-    void this.pump();
+    sealed.state = 'done';
+    this.inFlight--;
+    // Confirmed in order: an object put before the one ahead of it waits for that one.
+    while (this.objects.length > 0 && this.objects[0]!.state === 'done') {
+      const done = this.objects.shift()!;
+      this.confirm(done.object, done.failed);
+    }
+    this.pump();
   }
 
   /** A put of `body` settled for good: its buffer goes back to the pool if the destination is done with it and it is the pool's (the lines' buffer; a gzip result is zlib's). */

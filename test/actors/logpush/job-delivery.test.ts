@@ -4,7 +4,7 @@
  * budget asks for an urgent put slot.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JobDelivery, firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
+import { JobDelivery, PUTS_PER_JOB, firstIntervalFraction } from '../../../src/actors/logpush/job-delivery.js';
 import type { PutSlots } from '../../../src/actors/logpush/put-slots.js';
 import type { UploadObject } from '../../../src/actors/logpush/upload-object.js';
 import { Ledger } from '../../../src/actors/ledger.js';
@@ -56,7 +56,7 @@ function setup() {
 }
 
 describe('JobDelivery', () => {
-  it('seals early past its held bytes, and acks each batch once its object is put, in order', async () => {
+  it('seals early past its held bytes, puts two objects at once, and acks each batch once its object and those before it are put', async () => {
     const { delivery, puts, acks, add } = setup();
     const size = add();
     expect(delivery.sealEarly(size * 10)).toBe(false); // under the bound: nothing sealed
@@ -64,21 +64,31 @@ describe('JobDelivery', () => {
     await tick();
     expect(puts).toHaveLength(1);
     expect(puts[0]!.object.records).toBe(50);
-    // Two more batches, sealed together while the first put still runs: their object waits its turn.
+    // Two more batches, sealed together while the first put still runs: their put starts at once.
     add();
     add();
     expect(delivery.sealEarly(size / 2)).toBe(true);
     await tick();
-    expect(puts).toHaveLength(1);
-    expect(acks).toEqual([]);
-    puts[0]!.done();
-    await tick();
-    expect(acks).toEqual([1]);
+    expect(PUTS_PER_JOB).toBe(2);
     expect(puts).toHaveLength(2);
     expect(puts[1]!.object.records).toBe(100);
+    // A third object waits its turn: two puts are in flight.
+    add();
+    expect(delivery.sealEarly(size / 2)).toBe(true);
+    await tick();
+    expect(puts).toHaveLength(2);
+    // The second put ends first: nothing is acked before the first is, and the third starts.
     puts[1]!.done();
     await tick();
+    expect(acks).toEqual([]);
+    expect(puts).toHaveLength(3);
+    expect(puts[2]!.object.records).toBe(50);
+    puts[0]!.done();
+    await tick();
     expect(acks).toEqual([1, 3]);
+    puts[2]!.done();
+    await tick();
+    expect(acks).toEqual([1, 3, 4]);
     expect(delivery.heldBytes).toBe(0);
     expect(delivery.sealEarly(0)).toBe(false); // nothing held, nothing open
   });
@@ -134,12 +144,13 @@ describe('JobDelivery', () => {
     // Batch sizes vary by a few bytes around `size`: the open object reaches half the bound (2.25
     // batches' worth) at every third batch.
     expect(sealedAfter).toEqual([false, false, true, false, false, true]);
-    puts[0]!.done();
-    for (let i = 0; i < 4 && puts.length < 4; i++) {
+    // Every put ends, in turn, until none is left.
+    const ended = new Set<number>();
+    for (let i = 0; i < 8; i++) {
+      for (const [k, put] of puts.entries()) if (!ended.has(k)) (ended.add(k), put.done());
       await tick();
-      puts.at(-1)!.done();
     }
-    await tick();
+    expect(ended.size).toBe(puts.length);
     const records = puts.slice(1).map((p) => p.object.records);
     // Two objects of three batches behind the first (the old rule made six of one batch each).
     expect(records).toEqual([150, 150]);
@@ -176,7 +187,8 @@ describe('JobDelivery with a buffer pool', () => {
           put: async (object) => {
             attempts.push({ object, copy: Buffer.from(object.body) });
             await tick();
-            if (failNext > 0) {
+            // The first object's next puts fail (the other object in flight meanwhile is put).
+            if (failNext > 0 && object.seq === 0) {
               failNext--;
               throw new Error('try again');
             }
@@ -200,12 +212,12 @@ describe('JobDelivery with a buffer pool', () => {
       reader.reset(bytes);
       delivery.add(++offset, bytes.length, reader, 0);
     };
-    return { delivery, pool, attempts, add, failFirst: (n: number) => (failNext = n) };
+    return { delivery, pool, attempts, add, failFirstObject: (n: number) => (failNext = n) };
   }
 
   it('retries a gzip object with the bytes it compressed first, while later objects reuse the lines\' buffer', async () => {
-    const { delivery, pool, attempts, add, failFirst } = pooled('gzip', false);
-    failFirst(2);
+    const { delivery, pool, attempts, add, failFirstObject } = pooled('gzip', false);
+    failFirstObject(2);
     add(40);
     delivery.flush();
     for (let i = 0; i < 5; i++) {
