@@ -237,18 +237,20 @@ export class JobDelivery {
   }
 
   /**
-   * After close: the objects not being put will never be (queued, or waiting to be tried again;
-   * those being put finish, and are confirmed if the ones before them were); their staged parts
-   * are removed.
+   * After close: the objects not put by now will never be (queued, or waiting to be tried again),
+   * and their staged parts are removed. They leave the list with every object after them: a
+   * confirmation acks every line up to the object's last, so none after a dropped one may be
+   * confirmed. Those being put finish unconfirmed, and those put already stay stored (Buftee sends
+   * their events again: at-least-once); the ones before the first dropped are confirmed as their
+   * puts end.
    */
   private discardQueued(): void {
-    let kept = 0;
-    for (const sealed of this.objects) {
-      if (sealed.state === 'putting') this.objects[kept++] = sealed;
-      else sealed.body.staged?.discard();
+    const cut = this.objects.findIndex((sealed) => sealed.state === 'queued' || sealed.state === 'retry');
+    if (cut < 0) return;
+    for (const sealed of this.objects.splice(cut)) {
+      if (sealed.state === 'retry') this.inFlight--;
+      if (sealed.state === 'queued' || sealed.state === 'retry') sealed.body.staged?.discard();
     }
-    this.objects.length = kept;
-    this.inFlight = kept;
   }
 
   /** Starts the next objects' puts, in order, while fewer than PUTS_PER_JOB are in flight. */
@@ -283,8 +285,10 @@ export class JobDelivery {
       if (retryable) {
         this.counts.retries++;
         if (this.closed) {
-          // Never put now: like a queued object at close (close() kept it while it was in flight).
+          // Never put now (close() came while it was in flight): dropped, and every object after it.
           sealed.state = 'queued';
+          this.inFlight--;
+          sealed.body.staged?.discard();
           this.discardQueued();
           return;
         }
