@@ -23,7 +23,7 @@
  *
  * A put waits for as few file-system calls in a row as it can: each waits its turn in libuv's
  * four threads (shared by every stage of the process) and then for a turn of Logpush's event loop,
- * ~5-10 ms in a busy pipeline, and a hot job's next object waits for its put. What a put need not
+ * ~5-15 ms in a busy pipeline, and a hot job's next object waits for its put. What a put need not
  * wait for goes alongside the next step: the staged file's close alongside the link, the temporary
  * name's unlink alongside the folder's sync; the folder's descriptor is closed after the put
  * settles (close() waits for those). A staged put was nine calls in a row, now six.
@@ -58,7 +58,7 @@ const MAX_KEY_SUFFIX = 100;
  * limit made the next puts create and resolve their folders again (mkdir and realpath: ~300 calls
  * more each in a 3 M-event bench run). 16,384 paths are ~2 MB; past it the oldest goes first.
  */
-export const MAX_CHECKED_DIRECTORIES = 16_384;
+const MAX_CHECKED_DIRECTORIES = 16_384;
 const NS_PER_MS = 1_000_000;
 const gzipAsync = promisify(gzip);
 export interface ObjectStoreOptions {
