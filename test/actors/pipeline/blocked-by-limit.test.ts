@@ -16,8 +16,11 @@ const dir = mkdtempSync(join(tmpdir(), 'seatbelt-blocked-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const PAD = 'x'.repeat(500);
+/** Each pipeline's own object-store folder. */
+let runs = 0;
 
 async function blockedOn(limits: BufteeOptions['limits'], jobCount: number): Promise<Record<string, number>> {
+  const run = ++runs;
   const jobs = Array.from({ length: jobCount }, (_, i) => ({
     id: `job-${i + 1}`,
     dataset: 'http_requests' as const,
@@ -25,7 +28,7 @@ async function blockedOn(limits: BufteeOptions['limits'], jobCount: number): Pro
     output_options: { field_names: ['RayID', 'ZoneID'] },
     compression: 'none' as const,
     max_upload_interval_seconds: 300,
-    destination: { type: 'object-store' as const, directory: join(dir, String(Object.keys(limits ?? {}))) },
+    destination: { type: 'object-store' as const, directory: join(dir, `run-${run}`) },
   }));
   const pipeline = createPipeline({
     config: { jobs },
