@@ -231,6 +231,8 @@ async function reload(pipeline: Pipeline, file: string | undefined, running: Pip
 /** Rates, buffers, drops by reason, restarts and alerts: a live block on a TTY, a plain line otherwise. */
 export class StatusDisplay {
   private last: LedgerEntry;
+  /** Buftee's `blockedMsByLimit` at the last tick (its counters start again at a restart). */
+  private lastWaits: Record<string, number> = {};
   private lines = 0;
   private readonly tty: boolean;
 
@@ -254,9 +256,10 @@ export class StatusDisplay {
     const inRate = t.ingested - this.last.ingested;
     const outRate = t.delivered - this.last.delivered;
     this.last = t;
+    const waits = this.waitsSinceLast(stats.stages.buftee?.blockedMsByLimit);
     if (!this.tty) {
       this.out.write(
-        `${elapsed.padStart(4)}s  in ${inRate}/s  out ${outRate}/s  in flight ${t.inFlight}  buffers ${p.buffers} (${p.level})  drops ${dropsPerSec}\n`,
+        `${elapsed.padStart(4)}s  in ${inRate}/s  out ${outRate}/s  in flight ${t.inFlight}  buffers ${p.buffers} (${p.level})  drops ${dropsPerSec}  buftee waited ${waits}\n`,
       );
       return;
     }
@@ -265,6 +268,7 @@ export class StatusDisplay {
       `  in ${fmt(inRate)}/s   out ${fmt(outRate)}/s   in flight ${fmt(t.inFlight)}   lost ${fmt(lostOf(stats.ledger))}`,
       `  buffers ${fmt(p.buffers)} (${fmt(p.unconfiguredBuffers)} unconfigured, ${(p.bytes / 2 ** 20).toFixed(1)} MiB)   restarts ${restarts}`,
       `  drops/s ${dropsPerSec}`,
+      `  buftee waited ${waits}`,
       `  alerts ${alerts}`,
     ];
     // Back to the block's first line, clear to the end of the screen, draw again.
@@ -274,6 +278,24 @@ export class StatusDisplay {
 
   finish(): void {
     this.lines = 0;
+  }
+
+  /**
+   * How long Buftee held its input since the last tick, by the limit that was full
+   * (`maxBytesPerBuffer=310ms`: a busy job at its own budget; `maxTotalBytes`: Buftee at its
+   * total), or `none`.
+   */
+  private waitsSinceLast(byLimit: unknown): string {
+    const now = (typeof byLimit === 'object' && byLimit !== null ? byLimit : {}) as Record<string, number>;
+    const parts: string[] = [];
+    for (const [limit, ms] of Object.entries(now)) {
+      const before = this.lastWaits[limit] ?? 0;
+      // Lower than before: a new Buftee, counting from 0.
+      const waited = Math.round(ms >= before ? ms - before : ms);
+      if (waited > 0) parts.push(`${limit}=${waited}ms`);
+    }
+    this.lastWaits = { ...now };
+    return parts.join(' ') || 'none';
   }
 }
 

@@ -7,7 +7,8 @@ import { StatusDisplay } from '../src/run-command.js';
 import { Ledger } from '../src/actors/ledger.js';
 import type { Pipeline } from '../src/actors/pipeline.js';
 
-function fakePipeline(ledger: Ledger): Pipeline {
+function fakePipeline(ledger: Ledger, waits: Record<string, number>[] = []): Pipeline {
+  let tick = 0;
   return {
     ledger,
     mode: () => 'configured',
@@ -16,7 +17,7 @@ function fakePipeline(ledger: Ledger): Pipeline {
       totals: ledger.totals(),
       balanced: ledger.balanced(),
       lost: 0,
-      stages: { logfwdr: { restarts: 2 }, buftee: { restarts: 1 } },
+      stages: { logfwdr: { restarts: 2 }, buftee: { restarts: 1, ...(waits.length > 0 ? { blockedMsByLimit: waits[Math.min(tick++, waits.length - 1)] } : {}) } },
       generation: 3,
       mode: 'configured',
       pressure: { level: 'soft', buffers: 1234, bytes: 5 * 2 ** 20, unconfiguredBuffers: 7, trips: 1, maxBuffers: 100_000, sequence: 9 },
@@ -57,6 +58,33 @@ describe('StatusDisplay', () => {
     expect(second.startsWith(`\x1b[${lines}A\x1b[J`)).toBe(true);
     expect(second).toMatch(/in 100\/s\s+out 0\/s/);
     expect(second).toContain('drops/s none');
+    expect(second).toContain('buftee waited none');
+  });
+
+  it("says how long Buftee held its input each second, by the limit that was full", async () => {
+    const ledger = Ledger.create({ maxJobs: 4 });
+    // Buftee's counters at each tick: a job at its budget, then Buftee at its total too, then a
+    // restarted Buftee counting from 0 again.
+    const waits = [
+      { maxBytesPerBuffer: 300.4, maxTotalBytes: 0 },
+      { maxBytesPerBuffer: 300.4, maxTotalBytes: 40 },
+      { maxBytesPerBuffer: 310, maxTotalBytes: 45 },
+      { maxBytesPerBuffer: 25, maxTotalBytes: 0 },
+    ];
+    const out = stream(false);
+    const display = new StatusDisplay(fakePipeline(ledger, waits), out, performance.now());
+    for (let i = 0; i < 5; i++) await display.tick();
+    const lines = out.text.split('\n').filter(Boolean).map((l) => l.slice(l.indexOf('buftee waited')));
+    expect(lines).toEqual([
+      'buftee waited maxBytesPerBuffer=300ms',
+      'buftee waited maxTotalBytes=40ms',
+      'buftee waited maxBytesPerBuffer=10ms maxTotalBytes=5ms',
+      'buftee waited maxBytesPerBuffer=25ms',
+      'buftee waited none',
+    ]);
+    const tty = stream(true);
+    await new StatusDisplay(fakePipeline(ledger, waits), tty, performance.now()).tick();
+    expect(tty.text).toContain('  buftee waited maxBytesPerBuffer=300ms\n');
   });
 
   it('not on a TTY: one plain line a second, no escape codes', async () => {
