@@ -231,8 +231,9 @@ async function reload(pipeline: Pipeline, file: string | undefined, running: Pip
 /** Rates, buffers, drops by reason, restarts and alerts: a live block on a TTY, a plain line otherwise. */
 export class StatusDisplay {
   private last: LedgerEntry;
-  /** Buftee's `blockedMsByLimit` at the last tick (its counters start again at a restart). */
+  /** Buftee's `blockedMsByLimit` and restarts at the last tick (a restarted Buftee counts from 0). */
   private lastWaits: Record<string, number> = {};
+  private lastBufteeRestarts = 0;
   private lines = 0;
   private readonly tty: boolean;
 
@@ -256,7 +257,7 @@ export class StatusDisplay {
     const inRate = t.ingested - this.last.ingested;
     const outRate = t.delivered - this.last.delivered;
     this.last = t;
-    const waits = this.waitsSinceLast(stats.stages.buftee?.blockedMsByLimit);
+    const waits = this.waitsSinceLast(stats.stages.buftee?.blockedMsByLimit, Number(stats.stages.buftee?.restarts ?? 0));
     if (!this.tty) {
       this.out.write(
         `${elapsed.padStart(4)}s  in ${inRate}/s  out ${outRate}/s  in flight ${t.inFlight}  buffers ${p.buffers} (${p.level})  drops ${dropsPerSec}  buftee waited ${waits}\n`,
@@ -285,16 +286,17 @@ export class StatusDisplay {
    * (`maxBytesPerBuffer=310ms`: a busy job at its own budget; `maxTotalBytes`: Buftee at its
    * total), or `none`.
    */
-  private waitsSinceLast(byLimit: unknown): string {
+  private waitsSinceLast(byLimit: unknown, restarts: number): string {
     const now = (typeof byLimit === 'object' && byLimit !== null ? byLimit : {}) as Record<string, number>;
+    // A Buftee restarted since the last tick counts from 0.
+    const since = restarts === this.lastBufteeRestarts ? this.lastWaits : {};
     const parts: string[] = [];
     for (const [limit, ms] of Object.entries(now)) {
-      const before = this.lastWaits[limit] ?? 0;
-      // Lower than before: a new Buftee, counting from 0.
-      const waited = Math.round(ms >= before ? ms - before : ms);
+      const waited = Math.round(ms - (since[limit] ?? 0));
       if (waited > 0) parts.push(`${limit}=${waited}ms`);
     }
     this.lastWaits = { ...now };
+    this.lastBufteeRestarts = restarts;
     return parts.join(' ') || 'none';
   }
 }

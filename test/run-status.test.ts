@@ -7,7 +7,7 @@ import { StatusDisplay } from '../src/run-command.js';
 import { Ledger } from '../src/actors/ledger.js';
 import type { Pipeline } from '../src/actors/pipeline.js';
 
-function fakePipeline(ledger: Ledger, waits: Record<string, number>[] = []): Pipeline {
+function fakePipeline(ledger: Ledger, waits: Record<string, number>[] = [], bufteeRestarts: number[] = []): Pipeline {
   let tick = 0;
   return {
     ledger,
@@ -17,7 +17,7 @@ function fakePipeline(ledger: Ledger, waits: Record<string, number>[] = []): Pip
       totals: ledger.totals(),
       balanced: ledger.balanced(),
       lost: 0,
-      stages: { logfwdr: { restarts: 2 }, buftee: { restarts: 1, ...(waits.length > 0 ? { blockedMsByLimit: waits[Math.min(tick++, waits.length - 1)] } : {}) } },
+      stages: { logfwdr: { restarts: 2 }, buftee: { restarts: bufteeRestarts[Math.min(tick, bufteeRestarts.length - 1)] ?? 1, ...(waits.length > 0 ? { blockedMsByLimit: waits[Math.min(tick++, waits.length - 1)] } : {}) } },
       generation: 3,
       mode: 'configured',
       pressure: { level: 'soft', buffers: 1234, bytes: 5 * 2 ** 20, unconfiguredBuffers: 7, trips: 1, maxBuffers: 100_000, sequence: 9 },
@@ -72,7 +72,8 @@ describe('StatusDisplay', () => {
       { maxBytesPerBuffer: 25, maxTotalBytes: 0 },
     ];
     const out = stream(false);
-    const display = new StatusDisplay(fakePipeline(ledger, waits), out, performance.now());
+    // The fourth tick's counters are a restarted Buftee's.
+    const display = new StatusDisplay(fakePipeline(ledger, waits, [1, 1, 1, 2]), out, performance.now());
     for (let i = 0; i < 5; i++) await display.tick();
     const lines = out.text.split('\n').filter(Boolean).map((l) => l.slice(l.indexOf('buftee waited')));
     expect(lines).toEqual([

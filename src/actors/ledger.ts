@@ -277,7 +277,8 @@ export class LedgerView {
   takeHeld(holder: Holder): number {
     const word = HELD_WORD + HOLDERS.indexOf(holder);
     let total = 0;
-    for (let slot = 0; slot < this.allocated(); slot++) {
+    const allocated = this.allocated();
+    for (let slot = 0; slot < allocated; slot++) {
       // Consumes and clears the predecessor's held count in one step.
       const n = this.shared.take(counterIndex(slot, word));
       if (n > 0) {
@@ -296,7 +297,8 @@ export class LedgerView {
   releaseHeld(holder: Holder): number {
     const word = HELD_WORD + HOLDERS.indexOf(holder);
     let total = 0;
-    for (let slot = 0; slot < this.allocated(); slot++) total += this.shared.take(counterIndex(slot, word));
+    const allocated = this.allocated();
+    for (let slot = 0; slot < allocated; slot++) total += this.shared.take(counterIndex(slot, word));
     return total;
   }
 

@@ -22,7 +22,7 @@ export interface GeneratorArgs {
   limit?: number;
   /** Events per batch. Default 512. */
   batchEvents?: number;
-  /** SharedGauges whose gauge 0 is 1 when the generator may run; it waits (and makes nothing) while 0. Absent: runs at once. */
+  /** SharedGauges whose gauge GATE_OPEN (messages.ts) is 1 when the generator may run; it waits (and makes nothing) while 0. Absent: runs at once. */
   gate?: SharedArrayBuffer;
 }
 
