@@ -15,7 +15,9 @@ import { EdgeGenerator } from '../../../src/actors/sources/edge-generator.js';
 import { DEFAULT_FIELD_NAMES } from '../../../src/actors/defaults.js';
 import type { TimestampFormat } from '../../../src/actors/job.js';
 
-const KEYS = ['RayID', 'ZoneID', 'EdgeStartTimestamp', 'EdgeEndTimestamp', 'ClientIP', 'Host', 'Status', 'Bytes', 'Ratio', 'Flag', 'Note', 'Datetime'];
+// Names of both prefix shapes: under 8 bytes (`{"a":`, `,"ip":`, stored as 4-byte words), and of 8
+// and more (8-byte chunks, the last overlapping).
+const KEYS = ['RayID', 'ZoneID', 'EdgeStartTimestamp', 'EdgeEndTimestamp', 'ClientIP', 'Host', 'Status', 'Bytes', 'Ratio', 'Flag', 'Note', 'Datetime', 'a', 'ip'];
 const STRUCTURES: CodecStructures = {
   version: 3,
   structures: [KEYS, KEYS.slice(0, 6), ['Note', 'Status', 'Datetime', 'Flag'], ['constructor', 'Status']],
