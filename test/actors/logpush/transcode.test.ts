@@ -133,6 +133,8 @@ describe('NdjsonTranscoder', () => {
       shared.set(batch);
       reader.reset(shared);
       const source = reader.payloadSource()!;
+      // Read where they are, in the ring's memory: no copy of the batch for the transcoder.
+      expect(source.buffer).toBe(shared.buffer);
       for (let i = 0; i < added; i++) {
         const line = transcode(transcoder, source, reader.sourceStart(i), reader.sourceEnd(i));
         expect(line).toBe(formatter.format(reader.decode(i) as Record<string, unknown>));
