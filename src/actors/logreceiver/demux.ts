@@ -27,11 +27,12 @@ export interface DemuxOptions {
   /** A job's batch is ready at this many events. Default 2048. */
   targetBatchEvents?: number;
   /**
-   * Past this many pending bytes, the oldest open batches are made ready (flushOldest). Default 24
-   * MiB: a job's batch stays open about as long as the traffic takes to bring that much. Against
-   * 16 MiB, in paired runs of 3 M events (1,000 jobs): +8.7% events/s (six pairs), peak RSS ~10
-   * MiB higher. 32 MiB read +8.2% more in six pairs, but bench:pipeline's gzip run peaked at 995
-   * MiB with it, too near its 1 GiB target.
+   * Past this many pending bytes, the oldest open batches are made ready (flushOldest). Default 16
+   * MiB: a job's batch stays open about as long as the traffic takes to bring that much. 24 and 32
+   * MiB read +8.7% and +8.2% more events/s in six paired runs each (3 M events, 1,000 jobs), but a
+   * last six pairs of the session's code against the session before's, at 24, read +4.6% where 16
+   * had read +10.3% (eight pairs): noise, and the peak RSS was 40 MiB higher (937 against 897 MiB;
+   * bench:pipeline's gzip run peaked at 995 MiB once with 32).
    */
   maxPendingBytes?: number;
   /** Past this many open jobs, the oldest open batches are made ready (flushOldest). Default 16,384. */
@@ -113,7 +114,7 @@ export class Demultiplexer {
     options: DemuxOptions = {},
     private readonly tally: PlacementTally | null = null,
   ) {
-    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 24 << 20, maxOpenJobs: 16_384, poolSize: 4096, maxPoolBytes: 64 << 20, ...options };
+    this.options = { targetBatchBytes: 64 * 1024, targetBatchEvents: 2048, maxPendingBytes: 16 << 20, maxOpenJobs: 16_384, poolSize: 4096, maxPoolBytes: 64 << 20, ...options };
     for (const [key, value] of Object.entries(this.options)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`demux option ${key} must be a positive integer, got ${value}`);
     }
