@@ -28,11 +28,11 @@ export interface DemuxOptions {
   targetBatchEvents?: number;
   /**
    * Past this many pending bytes, the oldest open batches are made ready (flushOldest). Default 16
-   * MiB: a job's batch stays open about as long as the traffic takes to bring that much. 24 and 32
-   * MiB read +8.7% and +8.2% more events/s in six paired runs each (3 M events, 1,000 jobs), but a
-   * last six pairs of the session's code against the session before's, at 24, read +4.6% where 16
-   * had read +10.3% (eight pairs): noise, and the peak RSS was 40 MiB higher (937 against 897 MiB;
-   * bench:pipeline's gzip run peaked at 995 MiB once with 32).
+   * MiB: a job's batch stays open about as long as the traffic takes to bring that much. Tried and
+   * not kept: 24 and 32 MiB read +8.7% and +8.2% more events/s in six paired runs each (3 M events,
+   * 1,000 jobs), but at 24 the code read +4.6% against the code before flushOldest where 16 read
+   * +10.3% (noise), with a peak RSS 40 MiB higher; bench:pipeline's gzip run peaked at 995 MiB once
+   * with 32.
    */
   maxPendingBytes?: number;
   /** Past this many open jobs, the oldest open batches are made ready (flushOldest). Default 16,384. */
@@ -199,8 +199,8 @@ export class Demultiplexer {
    * FLUSH_DOWN_TO of their limits (add calls it when one is passed). A batch is then made ready
    * once the batches opened before it are (or by its size, or its age: flushOlderThan), never just
    * after it opened. Making everything ready instead sent each quiet job a batch of a few events at
-   * every flush, about every 0.1 s at 400 k events/s: bench:pipeline's 3 M events made 49,427
-   * batches for Buftee and Logpush, against 31,355 this way, with the same bound on memory.
+   * every flush, about every 0.1 s at 400 k events/s: 3 M events of bench:pipeline's traffic made
+   * 49,427 batches for Buftee and Logpush, against 31,355 this way, with the same bound on memory.
    */
   flushOldest(): void {
     const bytes = this.options.maxPendingBytes * FLUSH_DOWN_TO;
