@@ -197,10 +197,10 @@ export class JobDelivery {
    * flight the job holds past the limit anyway, and sealing every batch that came meanwhile as an
    * object of its own (the rule was once the first condition alone) freed nothing sooner, since a
    * job's objects were then put one at a time in order (PUTS_PER_JOB now), but made ~180-event
-   * objects, one file each, as
-   * fast as the batches came: in bench:pipeline a third of all puts, and the hot job's put rate
-   * then capped the whole pipeline's. (Holding off all early seals while a put waited let ~900
-   * sealed objects queue for the disk instead: peak RSS 1.3-1.4 GB, p99 10-11 s; see the README.)
+   * objects, one file each, as fast as the batches came: in bench:pipeline a third of all puts,
+   * and the hot job's put rate then capped the whole pipeline's. (Holding off all early seals while
+   * a put waited let ~900 sealed objects queue for the disk instead: peak RSS 1.3-1.4 GB, p99
+   * 10-11 s; see the README.)
    */
   sealEarly(maxHeldBytes: number): boolean {
     if (this.held <= maxHeldBytes || this.openBytes < maxHeldBytes / 2) return false;
@@ -288,7 +288,6 @@ export class JobDelivery {
           // Never put now (close() came while it was in flight): dropped, and every object after it.
           sealed.state = 'queued';
           this.inFlight--;
-          sealed.body.staged?.discard();
           this.discardQueued();
           return;
         }

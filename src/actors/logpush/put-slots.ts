@@ -1,7 +1,8 @@
 /**
  * How many objects one Logpush puts at once, over all its jobs. Each job puts at most two of its
- * objects at once (PUTS_PER_JOB, job-delivery.ts), but 100,000 jobs sealing at the same interval each opened a file (or a connection) at
- * once: at 1,000,000 jobs the object store ran out of file descriptors (EMFILE, bench/scale). A
+ * objects at once (PUTS_PER_JOB, job-delivery.ts), but 100,000 jobs sealing at the same interval
+ * each opened a file (or a connection) at once: at 1,000,000 jobs the object store ran out of file
+ * descriptors (EMFILE, bench/scale). A
  * job waits for a slot in arrival order; the wait is bounded by the slots' puts, which each end
  * (a put resolves or rejects; HTTP puts have their own timeout).
  */
