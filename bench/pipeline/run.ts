@@ -14,7 +14,10 @@
  * probeCreateMicros). `coreUtilization`: the process's CPU while events came in over what the
  * cores could give (below 1: the stages waited, not computed); `bufteeBlockedMs` and
  * `bufteeBlockedMsByLimit`: how long Buftee held its input waiting for room, and on which limit.
- * `--dir D` puts the runs' object-store directories under D.
+ * `machineStringifyPerSec`: how fast this machine was just before each run, as events/s of
+ * JSON.stringify on the generator's decoded events (see probeMachine). `--dir D` puts the runs'
+ * object-store directories under D; `--runs N` runs gzip off N times (1-9, default 1) and reports
+ * the median run, with every run's rate in `eventsPerSecRuns`.
  */
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +25,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createPipeline } from '../../src/actors/pipeline.js';
+import { EdgeGenerator } from '../../src/actors/sources/edge-generator.js';
+import { BatchReader, BatchWriter } from '../../src/runtime/codec.js';
 import type { JobConfig } from '../../src/actors/job.js';
 import { DEFAULT_FIELD_NAMES } from '../../src/actors/defaults.js';
 import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
@@ -36,9 +41,19 @@ function takeDir(argv: string[]): string {
   argv.splice(at, 2);
   return dir;
 }
+/** `--runs N`: how many gzip-off runs (1-9; default 1); the median one is reported. */
+function takeRuns(argv: string[]): number {
+  const at = argv.indexOf('--runs');
+  if (at < 0) return 1;
+  const runs = Number(argv[at + 1]);
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= 9)) throw new Error(`--runs needs a whole number from 1 to 9, got ${JSON.stringify(argv[at + 1] ?? null)}`);
+  argv.splice(at, 2);
+  return runs;
+}
 const args = process.argv.slice(2);
 const ROOT = takeDir(args);
-const plan = choosePlan(args, { events: 4_000_000, interval: 5 }, { events: 200_000, interval: 2 }, ['--dir D']);
+const RUNS = takeRuns(args);
+const plan = choosePlan(args, { events: 4_000_000, interval: 5 }, { events: 200_000, interval: 2 }, ['--dir D', '--runs N']);
 const ZONES = 40_000;
 const JOBS = 1000;
 
@@ -110,6 +125,31 @@ function probeCreateMicros(root: string): { micros: number; folder: string } {
   return { micros: Number((performance.now() - started).toFixed(1)), folder };
 }
 
+/**
+ * Events/s of JSON.stringify on one core (this thread), over 1,000 of the generator's
+ * `http_requests` events decoded (30 fields, ~1 kB of JSON each), for 0.5 s. Not the pipeline's
+ * work (it never stringifies these events): a fixed yardstick of how fast the machine ran just
+ * before a run. On this VM it read 0.19 to 0.33 M/s minutes apart, idle; runs are comparable only
+ * next to it.
+ */
+function probeMachine(): number {
+  const generator = new EdgeGenerator({ zones: ZONES, seed: 1, mix: { http_requests: 1 } });
+  const writer = new BatchWriter(generator.codec, { maxBytes: 4 << 20 });
+  writer.begin('http_requests');
+  generator.fillBatch(writer, 'http_requests', 1000, Date.now() * 1e6);
+  const reader = new BatchReader(generator.codec).reset(writer.finish());
+  const events = Array.from({ length: reader.count }, (_, i) => reader.decode(i));
+  let length = 0;
+  let done = 0;
+  const started = performance.now();
+  while (performance.now() - started < 500) {
+    for (const event of events) length += JSON.stringify(event).length;
+    done += events.length;
+  }
+  if (length === 0) throw new Error('probeMachine: nothing was stringified');
+  return Math.round(done / ((performance.now() - started) / 1000));
+}
+
 /** Past this, fileCreateMicros is worth a note: ~30 µs on this VM's ext4 with no deletion for minutes, ~9 on tmpfs. */
 const SLOW_FILE_CREATE_MICROS = 100;
 
@@ -117,6 +157,7 @@ const pct = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.
 
 async function run(compression: 'gzip' | 'none') {
   const probe = probeCreateMicros(ROOT);
+  const machineStringifyPerSec = probeMachine();
   const directory = mkdtempSync(join(ROOT, 'seatbelt-bench-'));
   // Removed after both runs (see probeCreateMicros): the gzip run does not pay for the first one's.
   // Listed now, so a run that throws leaves nothing behind either.
@@ -176,7 +217,7 @@ async function run(compression: 'gzip' | 'none') {
   clearInterval(sampler);
   const totals = pipeline.ledger.totals();
   const lat = latencies(directory);
-  return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), eventsPerSecAfterWarmup: afterWarmup, delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: otherCpu }, busyByStage, fileCreateMicros: probe.micros, coreUtilization, bufteeBlockedMs: Math.round(Number(buftee.blockedMs ?? 0)), bufteeBlockedMsByLimit: roundValues(buftee.blockedMsByLimit) };
+  return { compression, seconds: Number(seconds.toFixed(2)), ingestSeconds, eventsPerSec: Math.round(totals.delivered / sustainedSeconds), eventsPerSecWithTail: Math.round(totals.delivered / seconds), eventsPerSecAfterWarmup: afterWarmup, delivered: totals.delivered, lost: plan.events - totals.delivered, clean, peakRssMb: Math.round(peakRss / 2 ** 20), latencyP50Ms: Math.round(pct(lat, 50)), latencyP99Ms: Math.round(pct(lat, 99)), cpuMicrosPerEvent: Number(((cpuSeconds / plan.events) * 1e6).toFixed(2)), cpuByStage: { ...cpuByStage, other: otherCpu }, busyByStage, fileCreateMicros: probe.micros, machineStringifyPerSec, coreUtilization, bufteeBlockedMs: Math.round(Number(buftee.blockedMs ?? 0)), bufteeBlockedMsByLimit: roundValues(buftee.blockedMsByLimit) };
 }
 
 /** Buftee's blockedMsByLimit, the limits it never waited on left out, in whole ms. */
@@ -186,41 +227,46 @@ function roundValues(byLimit: unknown): Record<string, number> {
 
 const leftovers: string[] = [];
 
-let plain: Awaited<ReturnType<typeof run>>;
-let gzip: typeof plain;
+const plainRuns: Awaited<ReturnType<typeof run>>[] = [];
+let gzip: (typeof plainRuns)[number];
 try {
-  plain = await run('none');
+  for (let i = 0; i < RUNS; i++) plainRuns.push(await run('none'));
   gzip = await run('gzip');
 } finally {
   for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
 }
+// The median gzip-off run by rate (of an even number, the lower middle one): its figures stand for gzip off.
+const plain = [...plainRuns].sort((a, b) => a.eventsPerSec - b.eventsPerSec)[(plainRuns.length - 1) >> 1]!;
 const result = {
   eventsPerSec: plain.eventsPerSec,
+  eventsPerSecRuns: plainRuns.map((r) => r.eventsPerSec),
   eventsPerSecGzip: gzip.eventsPerSec,
   eventsPerSecWithTail: plain.eventsPerSecWithTail,
   eventsPerSecGzipWithTail: gzip.eventsPerSecWithTail,
   eventsPerSecAfterWarmup: plain.eventsPerSecAfterWarmup,
-  peakRssMb: Math.max(plain.peakRssMb, gzip.peakRssMb),
+  peakRssMb: Math.max(gzip.peakRssMb, ...plainRuns.map((r) => r.peakRssMb)),
   latencyP50Ms: plain.latencyP50Ms,
   latencyP99Ms: plain.latencyP99Ms,
   cpuSecondsByStage: plain.cpuByStage,
   busySecondsByStage: plain.busyByStage,
   cpuMicrosPerEvent: plain.cpuMicrosPerEvent,
   cpuMicrosPerEventGzip: gzip.cpuMicrosPerEvent,
-  runs: [plain, gzip],
+  runs: [...plainRuns, gzip],
   events: plan.events,
   jobs: JOBS,
   zones: ZONES,
   maxUploadIntervalSeconds: plan.interval,
   fileCreateMicros: plain.fileCreateMicros,
+  machineStringifyPerSec: plain.machineStringifyPerSec,
   coreUtilization: plain.coreUtilization,
   bufteeBlockedMsByLimit: plain.bufteeBlockedMsByLimit,
 };
-console.table([plain, gzip].map(({ busyByStage, cpuByStage, bufteeBlockedMsByLimit, ...r }) => r));
+console.table([...plainRuns, gzip].map(({ busyByStage, cpuByStage, bufteeBlockedMsByLimit, ...r }) => r));
 console.log("Buftee's wait for room by limit (gzip off, on):", JSON.stringify(plain.bufteeBlockedMsByLimit), JSON.stringify(gzip.bufteeBlockedMsByLimit));
 console.log('CPU seconds by stage (gzip off; other: main thread, libuv, V8 helpers):', JSON.stringify(plain.cpuByStage));
 console.log('busy seconds by stage (gzip off; wall time handling, inflated while threads wait for a core):', JSON.stringify(plain.busyByStage));
-const slowFs = Math.max(plain.fileCreateMicros, gzip.fileCreateMicros);
+if (RUNS > 1) console.log(`gzip off, ${RUNS} runs: ${result.eventsPerSecRuns.join(', ')} events/s; the median run stands for gzip off below`);
+const slowFs = Math.max(gzip.fileCreateMicros, ...plainRuns.map((r) => r.fileCreateMicros));
 if (slowFs > SLOW_FILE_CREATE_MICROS) {
   console.log(`note: creating a file took ${slowFs} µs before a run (over ${SLOW_FILE_CREATE_MICROS}): the file system was slow, probably after a large deletion in the last minutes (see the README); the puts' CPU and the rates above suffer from it`);
 }
