@@ -55,6 +55,13 @@ export class FairShare {
     return ++d[slot]! <= this.share;
   }
 
+  /** Counts `n` (> 0) events of `slot` at once, for a record forwarded whole (nothing is shed then). */
+  count(slot: number, n: number): void {
+    const d = this.demand;
+    if (d[slot] === 0) this.touched.push(slot);
+    d[slot]! += n;
+  }
+
   /** Starts a new window when the current one is over: the share is the mean demand of the last. */
   roll(now: number): void {
     if (now - this.startedAt < WINDOW_MS) return;
@@ -84,6 +91,8 @@ interface State {
   generation: number;
   tally: SlotTally;
   keyJobs: (readonly number[] | number)[];
+  /** Events per key of the record being routed whole; grows to the most keys a record had (a record is bounded by the mailbox). */
+  perKey: Int32Array;
   counts: { forwarded: number; surplus: number; unconfigured: number; malformed: number; shed: number; shedSurplus: number; wholeRecords: number };
   pressure: PressureGauges | null;
   fair: FairShare;
@@ -121,6 +130,7 @@ export const actor = defineActor<LogfwdrArgs, State>({
       generation: 0,
       tally: new SlotTally(ledger.maxJobs + 1),
       keyJobs: [],
+      perKey: new Int32Array(256),
       counts: { forwarded: 0, surplus: 0, unconfigured: 0, malformed: 0, shed: 0, shedSurplus: 0, wholeRecords: 0 },
       pressure: ctx.args.pressure === undefined ? null : new PressureGauges(ctx.args.pressure),
       fair: new FairShare(ledger.maxJobs + 1),
@@ -183,12 +193,21 @@ function route(batch: Uint8Array, ctx: { log: { warn(o: object, m: string): void
   let whole = level < LEVEL_HARD;
   for (let k = 0; whole && k < keyJobs.length; k++) if (typeof keyJobs[k] === 'number') whole = false;
   if (whole) {
+    // Events per key first, then each key's count to its jobs: one store an event, where counting
+    // each event into every job's tally and fair share took a fifth of Logfwdr's samples.
     const count = reader.count;
-    for (let i = 0; i < count; i++) {
-      const jobs = keyJobs[reader.keyIndex(i)] as readonly number[];
+    const keyCount = keyJobs.length;
+    if (state.perKey.length < keyCount) state.perKey = new Int32Array(Math.max(keyCount, state.perKey.length * 2));
+    const perKey = state.perKey;
+    perKey.fill(0, 0, keyCount);
+    for (let i = 0; i < count; i++) perKey[reader.keyIndex(i)]!++;
+    for (let k = 0; k < keyCount; k++) {
+      const n = perKey[k]!;
+      if (n === 0) continue;
+      const jobs = keyJobs[k] as readonly number[];
       for (let j = 0; j < jobs.length; j++) {
-        tally.add(jobs[j]!, 1);
-        fair.within(jobs[j]!);
+        tally.add(jobs[j]!, n);
+        fair.count(jobs[j]!, n);
       }
     }
     // Counts ingested before the batch can reach a stage that counts it delivered or dropped.

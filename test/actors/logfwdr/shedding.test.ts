@@ -105,7 +105,75 @@ describe('Logfwdr sheds by Buftee\'s pressure level', () => {
   });
 });
 
+describe('Logfwdr forwards a record whole', () => {
+  it('when every event has a job: counts each job\'s events to the event (ledger and fair share), a zone of two jobs under both', async () => {
+    const ledger = Ledger.create({ maxJobs: 8 });
+    const jobs = [job('heavy', 1), job('light', 2), job('a', 3), job('b', 3)];
+    for (const j of jobs) ledger.slot(j.id);
+    const config: StageConfig = { generation: 1, mode: 'fail-open', jobs, ledger: ledger.handle() };
+    const counts = new SharedArrayBuffer(64);
+    const sup = createSupervisor(
+      {
+        id: 'root',
+        type: 'supervisor',
+        children: [
+          { id: 'sink', type: 'worker', module: SINK, args: { counts, structures: PIPELINE_STRUCTURES } },
+          { id: 'logfwdr', type: 'worker', module: LOGFWDR, sendsTo: ['sink'], args: { target: 'sink', structures: PIPELINE_STRUCTURES, config, pressure: createPressureGauges() } },
+        ],
+      },
+      { onRootFailure: 'emit', log: { level: 'silent' } },
+    );
+    await sup.start();
+    const writer = new BatchWriter(new Codec(PIPELINE_STRUCTURES));
+    const ref = sup.ref('logfwdr');
+    const forwarded = new Int32Array(counts);
+    // 905 events of zone 1, 95 of zone 2, 50 of zone 3, interleaved.
+    const send = async (): Promise<void> => {
+      writer.begin('http_requests');
+      for (let i = 0; i < 1050; i++) writer.addEvent(String(i % 21 === 0 ? 3 : i % 10 === 1 && i < 1000 ? 2 : 1), i, { n: i });
+      await ref.send(writer.finish(), TYPE_EVENTS);
+    };
+    try {
+      await send();
+      const deadline = Date.now() + 10_000;
+      while (Atomics.load(forwarded, TYPE_EVENTS) < 1050 && Date.now() < deadline) await sleep(5);
+      const perJob = Object.fromEntries(jobs.map((j) => [j.id, ledger.entry(j.id)!.ingested]));
+      expect(perJob).toEqual({ heavy: 905, light: 95, a: 50, b: 50 });
+      // The next window's share is the mean of this one's demand per job: (905 + 95 + 50 + 50) / 4.
+      await sleep(300);
+      await send();
+      const stats = (await sup.find('logfwdr')!.control.stats(1000)).actor as { fairShare: number; wholeRecords: number };
+      expect(stats).toMatchObject({ fairShare: 275, wholeRecords: 2 });
+    } finally {
+      await sup.stop();
+    }
+  });
+});
+
 describe('FairShare', () => {
+  it('counts a whole record\'s events per job (count) as it counts them one by one (within)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.tuple(fc.nat({ max: 7 }), fc.integer({ min: 1, max: 300 })), { maxLength: 12 }), { minLength: 2, maxLength: 4 }), (windows) => {
+        const whole = new FairShare(8, 0);
+        const single = new FairShare(8, 0);
+        let now = 0;
+        for (const records of windows) {
+          whole.roll((now += 300));
+          single.roll(now);
+          expect(whole.share).toBe(single.share);
+          for (const [slot, n] of records) {
+            whole.count(slot, n);
+            for (let i = 0; i < n; i++) single.within(slot);
+          }
+          expect(Array.from(whole.demand)).toEqual(Array.from(single.demand));
+        }
+        whole.roll((now += 300));
+        single.roll(now);
+        expect(whole.share).toBe(single.share);
+      }),
+    );
+  });
+
   it('never sheds a job within the share, and holds a job to the share once the window has one', () => {
     fc.assert(
       fc.property(fc.array(fc.array(fc.nat({ max: 2000 }), { minLength: 2, maxLength: 6 }), { minLength: 2, maxLength: 5 }), (windows) => {
