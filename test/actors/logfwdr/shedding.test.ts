@@ -24,36 +24,39 @@ function job(id: string, zone: number): JobConfig {
   return { id, dataset: 'http_requests', zones: [zone], destination: { type: 'stdout' } } as JobConfig;
 }
 
+/** A Logfwdr (fail-open, `jobs` in its config) forwarding to a sink that counts events per message type in `forwarded`. */
+async function startLogfwdr(jobs: JobConfig[], pressure: SharedArrayBuffer) {
+  const ledger = Ledger.create({ maxJobs: 8 });
+  for (const j of jobs) ledger.slot(j.id);
+  const config: StageConfig = { generation: 1, mode: 'fail-open', jobs, ledger: ledger.handle() };
+  const counts = new SharedArrayBuffer(64);
+  const sup = createSupervisor(
+    {
+      id: 'root',
+      type: 'supervisor',
+      children: [
+        { id: 'sink', type: 'worker', module: SINK, args: { counts, structures: PIPELINE_STRUCTURES } },
+        { id: 'logfwdr', type: 'worker', module: LOGFWDR, sendsTo: ['sink'], args: { target: 'sink', structures: PIPELINE_STRUCTURES, config, pressure } },
+      ],
+    },
+    { onRootFailure: 'emit', log: { level: 'silent' } },
+  );
+  await sup.start();
+  return { ledger, sup, ref: sup.ref('logfwdr'), forwarded: new Int32Array(counts) };
+}
+
 describe('Logfwdr sheds by Buftee\'s pressure level', () => {
   it('ok: forwards all; soft: sheds the surplus only; hard: sheds the heavy job beyond its fair share, never the light one', async () => {
-    const ledger = Ledger.create({ maxJobs: 8 });
-    const jobs = [job('heavy', 1), job('light', 2)];
-    for (const j of jobs) ledger.slot(j.id);
-    const config: StageConfig = { generation: 1, mode: 'fail-open', jobs, ledger: ledger.handle() };
     const pressureBuffer = createPressureGauges();
     const pressure = new PressureGauges(pressureBuffer);
-    const counts = new SharedArrayBuffer(64);
-    const sup = createSupervisor(
-      {
-        id: 'root',
-        type: 'supervisor',
-        children: [
-          { id: 'sink', type: 'worker', module: SINK, args: { counts, structures: PIPELINE_STRUCTURES } },
-          { id: 'logfwdr', type: 'worker', module: LOGFWDR, sendsTo: ['sink'], args: { target: 'sink', structures: PIPELINE_STRUCTURES, config, pressure: pressureBuffer } },
-        ],
-      },
-      { onRootFailure: 'emit', log: { level: 'silent' } },
-    );
-    await sup.start();
+    const { ledger, sup, ref, forwarded } = await startLogfwdr([job('heavy', 1), job('light', 2)], pressureBuffer);
     const writer = new BatchWriter(new Codec(PIPELINE_STRUCTURES));
-    const ref = sup.ref('logfwdr');
     // One batch: 900 events of zone 1 (heavy), 100 of zone 2 (light), 200 of zone 3 (no job: surplus).
     const send = async (): Promise<void> => {
       writer.begin('http_requests');
       for (let i = 0; i < 1200; i++) writer.addEvent(String(i < 900 ? 1 : i < 1000 ? 2 : 3), i, { n: i });
       await ref.send(writer.finish(), TYPE_EVENTS);
     };
-    const forwarded = new Int32Array(counts);
     const settle = async (events: number, surplus: number): Promise<void> => {
       const deadline = Date.now() + 10_000;
       while ((Atomics.load(forwarded, TYPE_EVENTS) < events || Atomics.load(forwarded, TYPE_SURPLUS) < surplus) && Date.now() < deadline) await sleep(5);
@@ -107,26 +110,9 @@ describe('Logfwdr sheds by Buftee\'s pressure level', () => {
 
 describe('Logfwdr forwards a record whole', () => {
   it('when every event has a job: counts each job\'s events to the event (ledger and fair share), a zone of two jobs under both', async () => {
-    const ledger = Ledger.create({ maxJobs: 8 });
     const jobs = [job('heavy', 1), job('light', 2), job('a', 3), job('b', 3)];
-    for (const j of jobs) ledger.slot(j.id);
-    const config: StageConfig = { generation: 1, mode: 'fail-open', jobs, ledger: ledger.handle() };
-    const counts = new SharedArrayBuffer(64);
-    const sup = createSupervisor(
-      {
-        id: 'root',
-        type: 'supervisor',
-        children: [
-          { id: 'sink', type: 'worker', module: SINK, args: { counts, structures: PIPELINE_STRUCTURES } },
-          { id: 'logfwdr', type: 'worker', module: LOGFWDR, sendsTo: ['sink'], args: { target: 'sink', structures: PIPELINE_STRUCTURES, config, pressure: createPressureGauges() } },
-        ],
-      },
-      { onRootFailure: 'emit', log: { level: 'silent' } },
-    );
-    await sup.start();
+    const { ledger, sup, ref, forwarded } = await startLogfwdr(jobs, createPressureGauges());
     const writer = new BatchWriter(new Codec(PIPELINE_STRUCTURES));
-    const ref = sup.ref('logfwdr');
-    const forwarded = new Int32Array(counts);
     // 905 events of zone 1, 95 of zone 2, 50 of zone 3, interleaved.
     const send = async (): Promise<void> => {
       writer.begin('http_requests');
