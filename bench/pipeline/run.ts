@@ -131,7 +131,7 @@ function probeCreateMicros(root: string): { micros: number; folder: string } {
  * Events/s of JSON.stringify on one core (this thread), over 1,000 of the generator's
  * `http_requests` events decoded (30 fields, ~1 kB of JSON each), for 0.5 s. Not the pipeline's
  * work (it never stringifies these events): a fixed yardstick of how fast the machine ran just
- * before a run. On this VM it read 0.19 to 0.33 M/s minutes apart, idle; runs are comparable only
+ * before a run. On this VM it read 0.17 to 0.34 M/s minutes apart, idle; runs are comparable only
  * next to it.
  */
 function probeMachine(): number {
