@@ -27,12 +27,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import { createPipeline } from '../../src/actors/pipeline.js';
-import { EdgeGenerator } from '../../src/actors/sources/edge-generator.js';
-import { BatchReader, BatchWriter } from '../../src/runtime/codec.js';
 import type { JobConfig } from '../../src/actors/job.js';
 import { DEFAULT_FIELD_NAMES } from '../../src/actors/defaults.js';
 import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
 import { choosePlan } from '../plan.js';
+import { makeHttpRequestEvents } from '../codec/event.js';
 
 /** `--dir D`: where the runs' object-store directories go (default: the OS's temporary directory). */
 function takeDir(argv: string[]): string {
@@ -128,19 +127,14 @@ function probeCreateMicros(root: string): { micros: number; folder: string } {
 }
 
 /**
- * Events/s of JSON.stringify on one core (this thread), over 1,000 of the generator's
- * `http_requests` events decoded (30 fields, ~1 kB of JSON each), for 0.5 s. Not the pipeline's
- * work (it never stringifies these events): a fixed yardstick of how fast the machine ran just
- * before a run. On this VM it read 0.17 to 0.34 M/s minutes apart, idle; runs are comparable only
- * next to it.
+ * Events/s of JSON.stringify on one core (this thread), over 1,000 of the pipeline's
+ * `http_requests` events (bench/codec/event.ts: 30 fields, ~1 kB of JSON each), for 0.5 s. Not
+ * the pipeline's work (it never stringifies these events): a fixed yardstick of how fast the
+ * machine ran just before a run. On this VM it read 0.17 to 0.34 M/s minutes apart, idle; runs
+ * are comparable only next to it.
  */
 function probeMachine(): number {
-  const generator = new EdgeGenerator({ zones: ZONES, seed: 1, mix: { http_requests: 1 } });
-  const writer = new BatchWriter(generator.codec, { maxBytes: 4 << 20 });
-  writer.begin('http_requests');
-  generator.fillBatch(writer, 'http_requests', 1000, Date.now() * 1e6);
-  const reader = new BatchReader(generator.codec).reset(writer.finish());
-  const events = Array.from({ length: reader.count }, (_, i) => reader.decode(i));
+  const events = makeHttpRequestEvents(1000, 1, ZONES);
   let length = 0;
   let done = 0;
   const started = performance.now();
