@@ -54,6 +54,8 @@ interface Plan {
 }
 
 const LITERALS: readonly Uint8Array[] = [Buffer.from('null'), Buffer.from('true'), Buffer.from('false')];
+/** Each literal's length in a line, by kind (K_NULL, K_TRUE, K_FALSE). */
+const LITERAL_BYTES = Int32Array.from(LITERALS, (literal) => literal.length);
 
 export class NdjsonTranscoder {
   private readonly plans: (Plan | null)[];
@@ -162,7 +164,7 @@ export class NdjsonTranscoder {
     const absent = plan.absent;
     for (let a = 0; a < absent.length; a++) kinds[absent[a]!] = K_NULL;
     // The values' bytes in the line, added up as take notes them: `null` for each absent field.
-    this.valueBytes = absent.length * 4;
+    this.valueBytes = absent.length * LITERAL_BYTES[K_NULL]!;
     const outputOf = plan.outputOf;
     let pos = start + 1;
     for (let k = 0; k < outputOf.length; k++) {
@@ -295,13 +297,13 @@ export class NdjsonTranscoder {
       switch (t) {
         case 0xc0:
           this.kinds[j] = K_NULL;
-          this.valueBytes += 4;
+          this.valueBytes += LITERAL_BYTES[K_NULL]!;
           return pos + 1;
         case 0xc2:
         case 0xc3:
           if (stamp) return -1;
           this.kinds[j] = t === 0xc3 ? K_TRUE : K_FALSE;
-          this.valueBytes += t === 0xc3 ? 4 : 5;
+          this.valueBytes += LITERAL_BYTES[this.kinds[j]!]!;
           return pos + 1;
         case 0xcc:
           if (pos + 2 > end) return -1;
