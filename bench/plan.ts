@@ -11,3 +11,26 @@ export function choosePlan<T>(argv: readonly string[], full: T, quick: T, ownOpt
   }
   return plan;
 }
+
+/**
+ * Takes `name value` out of `argv` (both, so choosePlan does not see them) and returns
+ * `parse(value)`; `fallback` when `name` is not there. Throws naming the option and what it takes
+ * (`expected`) when the value is missing or `parse` refuses it (returns undefined).
+ */
+export function takeOption<T>(argv: string[], name: string, expected: string, fallback: T, parse: (value: string) => T | undefined): T {
+  const at = argv.indexOf(name);
+  if (at < 0) return fallback;
+  const value = argv[at + 1];
+  const parsed = value === undefined || value.startsWith('--') ? undefined : parse(value);
+  if (parsed === undefined) throw new Error(`${name} needs ${expected}, got ${JSON.stringify(value ?? null)}`);
+  argv.splice(at, 2);
+  return parsed;
+}
+
+/** A parse for takeOption: a whole number from `min` to `max`, else undefined. */
+export function wholeNumber(min: number, max: number): (value: string) => number | undefined {
+  return (value) => {
+    const n = Number(value);
+    return /^\d+$/.test(value) && n >= min && n <= max ? n : undefined;
+  };
+}

@@ -17,7 +17,8 @@
  * `machineStringifyPerSec`: how fast this machine was just before each run, as events/s of
  * JSON.stringify on the generator's decoded events (see probeMachine). `--dir D` puts the runs'
  * object-store directories under D; `--runs N` runs gzip off N times (1-9, default 1) and reports
- * the median run, with every run's rate in `eventsPerSecRuns`.
+ * the median run, with every run's rate in `eventsPerSecRuns`; `--settle S` rests S seconds before
+ * each run after the first (default 60; see settle()).
  */
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,31 +31,18 @@ import { createPipeline } from '../../src/actors/pipeline.js';
 import type { JobConfig } from '../../src/actors/job.js';
 import { DEFAULT_FIELD_NAMES } from '../../src/actors/defaults.js';
 import { PROJECT_ROOT } from '../../src/runtime/worker-module.js';
-import { choosePlan } from '../plan.js';
+import { choosePlan, takeOption, wholeNumber } from '../plan.js';
 import { makeHttpRequestEvents } from '../codec/event.js';
 
-/** `--dir D`: where the runs' object-store directories go (default: the OS's temporary directory). */
-function takeDir(argv: string[]): string {
-  const at = argv.indexOf('--dir');
-  if (at < 0) return tmpdir();
-  const dir = argv[at + 1];
-  if (dir === undefined || dir.startsWith('--')) throw new Error('--dir needs a directory');
-  argv.splice(at, 2);
-  return dir;
-}
-/** `--runs N`: how many gzip-off runs (1-9; default 1); the median one is reported. */
-function takeRuns(argv: string[]): number {
-  const at = argv.indexOf('--runs');
-  if (at < 0) return 1;
-  const runs = Number(argv[at + 1]);
-  if (!(Number.isInteger(runs) && runs >= 1 && runs <= 9)) throw new Error(`--runs needs a whole number from 1 to 9, got ${JSON.stringify(argv[at + 1] ?? null)}`);
-  argv.splice(at, 2);
-  return runs;
-}
 const args = process.argv.slice(2);
-const ROOT = takeDir(args);
-const RUNS = takeRuns(args);
-const plan = choosePlan(args, { events: 4_000_000, interval: 5 }, { events: 200_000, interval: 2 }, ['--dir D', '--runs N']);
+/** `--dir D`: where the runs' object-store directories go (default: the OS's temporary directory). */
+const ROOT = takeOption(args, '--dir', 'a directory', tmpdir(), (value) => value);
+/** `--runs N`: how many gzip-off runs (1-9; default 1); the median one is reported. */
+const RUNS = takeOption(args, '--runs', 'a whole number from 1 to 9', 1, wholeNumber(1, 9));
+/** `--settle S`: seconds of rest before each run after the first (0-600; default 60, 0 with --quick). See settle(). */
+const SETTLE = takeOption<number | null>(args, '--settle', 'a whole number of seconds from 0 to 600', null, wholeNumber(0, 600));
+const plan = choosePlan(args, { events: 4_000_000, interval: 5, settle: 60 }, { events: 200_000, interval: 2, settle: 0 }, ['--dir D', '--runs N', '--settle S']);
+const settleSeconds = SETTLE ?? plan.settle;
 const ZONES = 40_000;
 const JOBS = 1000;
 
@@ -232,13 +220,29 @@ const leftovers: string[] = [];
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
+/**
+ * Rest before every run after the first. On this VM, writing costs the kernel more CPU the more
+ * was written in the last minute or so, deleted or not: six rounds of 3,000 puts of 400 kB (fsync
+ * on, a process each, one after another) took 1.3, 2.2, 2.9, 3.5, 4.6 and 5.0 s of system CPU; a
+ * later round 6.4 s, and the next, after a minute's rest, 2.0 s. Without a rest, a run pays for the one before it:
+ * three gzip-off runs read 385, 315 and 311 k events/s, their "other" threads (libuv's puts among
+ * them) taking 5.0, 8.5 and 8.2 s; with 60 s between them, 379, 372 and 378 k.
+ */
+async function settle(): Promise<void> {
+  if (settleSeconds === 0) return;
+  console.log(`resting ${settleSeconds} s before the next run (--settle): the file system's cost of the last run's writes wears off`);
+  await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
+}
+
 const plainRuns: Awaited<ReturnType<typeof run>>[] = [];
 let gzip: (typeof plainRuns)[number];
 try {
   for (let i = 0; i < RUNS; i++) {
+    if (i > 0) await settle();
     plainRuns.push(await run('none'));
     collectGarbage();
   }
+  await settle();
   gzip = await run('gzip');
 } finally {
   for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
@@ -264,6 +268,7 @@ const result = {
   jobs: JOBS,
   zones: ZONES,
   maxUploadIntervalSeconds: plan.interval,
+  settleSeconds,
   fileCreateMicros: plain.fileCreateMicros,
   machineStringifyPerSec: plain.machineStringifyPerSec,
   coreUtilization: plain.coreUtilization,
