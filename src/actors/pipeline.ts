@@ -150,6 +150,13 @@ export const STAGE_YOUNG_GENERATION_MB = 12;
 /** See PipelineOptions.stageInitialOldSpaceMb and runtime/isolate-heap.ts. */
 export const DEFAULT_STAGE_INITIAL_OLD_SPACE_MB = 32;
 
+/** The events of `totals` dropped for a reason the jobs did not ask for (all but filtered and sampled): PipelineStats.lost. */
+export function lostIn(totals: LedgerEntry): number {
+  let lost = 0;
+  for (const reason of DROP_REASONS) if (!INTENTIONAL_REASONS.has(reason)) lost += totals.dropped[reason];
+  return lost;
+}
+
 export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [number] }> {
   readonly ledger: Ledger;
   readonly guard: ConfigGuard;
@@ -468,8 +475,7 @@ export class Pipeline extends EventEmitter<{ alert: [PipelineAlert]; config: [nu
   async stats(): Promise<PipelineStats> {
     const stages = this.supervisor === null ? [] : await this.supervisor.stats(1000);
     const totals = this.ledger.totals();
-    let lost = 0;
-    for (const reason of DROP_REASONS) if (!INTENTIONAL_REASONS.has(reason)) lost += totals.dropped[reason];
+    const lost = lostIn(totals);
     return {
       ledger: this.ledger.snapshot(),
       totals,
