@@ -223,9 +223,9 @@ const collectGarbage = runInNewContext('gc') as () => void;
  * Rest before every run after the first. On this VM, writing costs the kernel more CPU the more
  * was written in the last minute or so, deleted or not: six rounds of 3,000 puts of 400 kB (fsync
  * on, a process each, one after another) took 1.3, 2.2, 2.9, 3.5, 4.6 and 5.0 s of system CPU; a
- * later round 6.4 s, and the next, after a minute's rest, 2.0 s. Without a rest, a run pays for the one before it:
- * three gzip-off runs read 385, 315 and 311 k events/s, their "other" threads (libuv's puts among
- * them) taking 5.0, 8.5 and 8.2 s; with 60 s between them, 379, 372 and 378 k.
+ * later round 6.4 s, and the next, after a minute's rest, 2.0 s. Without a rest, a run pays for
+ * the one before it: three gzip-off runs read 385, 315 and 311 k events/s, their "other" threads
+ * (libuv's puts among them) taking 5.0, 8.5 and 8.2 s; with 60 s between them, 379, 372 and 378 k.
  */
 async function settle(): Promise<void> {
   if (settleSeconds === 0) return;
