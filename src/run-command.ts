@@ -11,9 +11,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Server } from 'node:http';
-import { createPipeline, type Pipeline, type PipelineOptions } from './actors/pipeline.js';
+import { createPipeline, lostIn, type Pipeline, type PipelineOptions } from './actors/pipeline.js';
 import { defaultJobs } from './actors/defaults.js';
-import { DROP_REASONS, INTENTIONAL_REASONS } from './actors/job.js';
+import { DROP_REASONS } from './actors/job.js';
 import { loadPipelineConfig, PipelineConfigError, pipelineOptionsOf } from './actors/pipeline-config.js';
 import { createPipelineMetrics } from './actors/pipeline-metrics.js';
 import { serveMetrics } from './runtime/metrics.js';
@@ -304,10 +304,7 @@ export class StatusDisplay {
 /** Events of configured jobs (not "-") dropped for a reason other than their own filter or sampling. */
 function lostOf(ledger: LedgerSnapshot): number {
   let lost = 0;
-  for (const [job, entry] of Object.entries(ledger)) {
-    if (job === NONE_JOB) continue;
-    for (const reason of DROP_REASONS) if (!INTENTIONAL_REASONS.has(reason)) lost += entry.dropped[reason];
-  }
+  for (const [job, entry] of Object.entries(ledger)) if (job !== NONE_JOB) lost += lostIn(entry);
   return lost;
 }
 
