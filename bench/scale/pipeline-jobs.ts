@@ -26,9 +26,9 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPipeline } from '../../src/actors/pipeline.js';
+import { createPipeline, lostIn } from '../../src/actors/pipeline.js';
 import { defaultJobs } from '../../src/actors/defaults.js';
-import { DROP_REASONS, INTENTIONAL_REASONS } from '../../src/actors/job.js';
+import { DROP_REASONS } from '../../src/actors/job.js';
 import { DEFAULT_LIMITS } from '../../src/actors/buftee/limits.js';
 import { MAX_MAX_JOBS } from '../../src/actors/ledger.js';
 import { PHASE_PREFIX, RESULT_PREFIX } from './child.js';
@@ -159,13 +159,9 @@ try {
   clearInterval(sampler);
   const totals = pipeline.ledger.totals();
   const delivered = totals.delivered - warmDelivered;
-  let lost = 0;
+  const lost = lostIn(totals);
   const droppedByReason: Record<string, number> = {};
-  for (const reason of DROP_REASONS) {
-    const n = totals.dropped[reason];
-    if (n > 0) droppedByReason[reason] = n;
-    if (!INTENTIONAL_REASONS.has(reason)) lost += n;
-  }
+  for (const reason of DROP_REASONS) if (totals.dropped[reason] > 0) droppedByReason[reason] = totals.dropped[reason];
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const result: PipelineJobsResult = {
     jobs: JOBS,

@@ -5,9 +5,9 @@
  */
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { DROP_REASONS, INTENTIONAL_REASONS } from '../actors/job.js';
+import { DROP_REASONS } from '../actors/job.js';
 import { NONE_JOB } from '../actors/ledger.js';
-import type { Pipeline } from '../actors/pipeline.js';
+import { lostIn, type Pipeline } from '../actors/pipeline.js';
 import type { DrillPhase, DrillSecond } from './types.js';
 
 export const STAGE_IDS = ['source', 'logfwdr', 'logreceiver', 'buftee', 'logpush'] as const;
@@ -34,11 +34,10 @@ export function countLedger(pipeline: Pipeline): LedgerCounts {
     if (id === NONE_JOB) continue;
     configuredIngested += entry.ingested;
     configuredDelivered += entry.delivered;
+    configuredLost += lostIn(entry);
     for (const reason of DROP_REASONS) {
       const n = entry.dropped[reason];
-      if (n === 0) continue;
-      configuredDropped[reason] = (configuredDropped[reason] ?? 0) + n;
-      if (!INTENTIONAL_REASONS.has(reason)) configuredLost += n;
+      if (n > 0) configuredDropped[reason] = (configuredDropped[reason] ?? 0) + n;
     }
   }
   return { ingested: totals.ingested, delivered: totals.delivered, dropped: { ...totals.dropped }, configuredIngested, configuredDelivered, configuredLost, configuredDropped };
